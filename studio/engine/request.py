@@ -1,0 +1,172 @@
+"""What crosses into the engine (one frozen GenerationRequest) and what comes back (small events).
+
+This module imports only numpy, so the UI can build requests without pulling in torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+DEFAULT_MODEL = ""  # the embedded Landscapes model under resources/models/
+MAX_SEED = 2**32 - 1
+
+
+class Mode(str, Enum):
+    TEXT_TO_IMAGE = "text-to-image"
+    IMAGE_TO_IMAGE = "image-to-image"
+    INPAINT = "inpaint"
+
+
+class PreviewKind(str, Enum):
+    NOISY_LATENT = "x_t"  # what the user watches resolve out of noise
+    PREDICTED_CLEAN = "x0"  # the model's current guess of the finished image
+    OFF = "off"
+
+
+class PreviewMethod(str, Enum):
+    LINEAR = "linear"  # latent -> RGB by a fitted 4x3 matrix: nearly free
+    VAE = "vae"  # full VAE decode of every preview: exact but costly
+
+
+class RequestError(ValueError):
+    """A request the engine cannot run; the message is meant for the user."""
+
+
+def _frozen_copy(array: np.ndarray | None, name: str, channels: int | None) -> np.ndarray | None:
+    if array is None:
+        return None
+    array = np.array(array, copy=True)
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    if array.dtype != np.uint8:
+        raise RequestError(f"{name} must be 8-bit pixels (uint8), got {array.dtype}")
+    if channels is None:
+        if array.ndim == 3:
+            array = array[..., 0]
+        if array.ndim != 2:
+            raise RequestError(f"{name} must be a single-channel H x W image, got shape {array.shape}")
+    elif array.ndim != 3 or array.shape[2] != channels:
+        raise RequestError(f"{name} must be an H x W x {channels} image, got shape {array.shape}")
+    if min(array.shape[:2]) < 1:
+        raise RequestError(f"{name} is empty")
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class GenerationRequest:
+    """Everything one generation needs. Built on the GUI thread (or the CLI), read by the engine.
+
+    Images are uint8 numpy arrays: `init_image` H x W x 3 RGB, `mask` H x W where 255 means
+    "repaint here". Width and height of None mean the model's working size (or the init image's).
+    """
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    mode: Mode = Mode.TEXT_TO_IMAGE
+    seed: int = 0
+    steps: int = 25
+    guidance_scale: float = 7.5
+    width: int | None = None
+    height: int | None = None
+    strength: float = 0.75
+    scheduler: str = "dpm++ 2m"
+    init_image: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    mask_feather_px: int = 4
+    inpaint_only_masked: bool = False  # crop around the mask, generate at the model's size, paste back
+    inpaint_padding_px: int = 32
+    batch_count: int = 1
+    preview_kind: PreviewKind = PreviewKind.NOISY_LATENT
+    preview_method: PreviewMethod = PreviewMethod.LINEAR
+    model: str = DEFAULT_MODEL
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the metadata
+
+    def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: normalise once, here, then never again
+        set_field(self, "mode", Mode(self.mode))
+        set_field(self, "preview_kind", PreviewKind(self.preview_kind))
+        set_field(self, "preview_method", PreviewMethod(self.preview_method))
+        set_field(self, "init_image", _frozen_copy(self.init_image, "init image", 3))
+        set_field(self, "mask", _frozen_copy(self.mask, "mask", None))
+        if not 0 <= int(self.seed) <= MAX_SEED:
+            raise RequestError(f"seed must be between 0 and {MAX_SEED}, got {self.seed}")
+        if not 1 <= int(self.steps) <= 1000:
+            raise RequestError(f"steps must be between 1 and 1000, got {self.steps}")
+        if not 0.0 <= float(self.guidance_scale) <= 50.0:
+            raise RequestError(f"guidance scale must be between 0 and 50, got {self.guidance_scale}")
+        if not 0.0 < float(self.strength) <= 1.0:
+            raise RequestError(f"strength must be above 0 and at most 1, got {self.strength}")
+        if not 1 <= int(self.batch_count) <= 64:
+            raise RequestError(f"batch count must be between 1 and 64, got {self.batch_count}")
+        if self.mask_feather_px < 0 or self.inpaint_padding_px < 0:
+            raise RequestError("mask feather and inpaint padding cannot be negative")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value is not None and not 8 <= int(value) <= 4096:
+                raise RequestError(f"{name} must be between 8 and 4096 pixels, got {value}")
+        if self.mode in (Mode.IMAGE_TO_IMAGE, Mode.INPAINT) and self.init_image is None:
+            raise RequestError(f"{self.mode.value} needs an init image")
+        if self.mode is Mode.INPAINT:
+            if self.mask is None:
+                raise RequestError("inpainting needs a mask: brush over the part to repaint")
+            if self.mask.shape != self.init_image.shape[:2]:
+                raise RequestError(
+                    f"the mask is {self.mask.shape[1]}x{self.mask.shape[0]} but the image is "
+                    f"{self.init_image.shape[1]}x{self.init_image.shape[0]}"
+                )
+            if not self.mask.any():
+                raise RequestError("the mask is empty: brush over the part to repaint")
+
+    def replace(self, **changes: Any) -> GenerationRequest:
+        return dataclasses.replace(self, **changes)
+
+    def seed_of(self, image_index: int) -> int:
+        """Image i of a batch uses seed + i, so it can be made again alone."""
+        return (int(self.seed) + image_index) % (MAX_SEED + 1)
+
+    def describe(self) -> dict[str, Any]:
+        """The request as plain JSON-able data (images summarised by their size)."""
+        described: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, np.ndarray):
+                value = {"width": int(value.shape[1]), "height": int(value.shape[0])}
+            elif isinstance(value, Enum):
+                value = value.value
+            described[item.name] = value
+        return described
+
+
+@dataclass(frozen=True, eq=False)
+class StepEvent:
+    """Sent after every denoising step."""
+
+    image_index: int  # which image of the batch
+    batch_count: int
+    step: int  # 1-based: step `step` of `total_steps` is done
+    total_steps: int
+    timestep: float
+    noise_level: float  # sigma of the latent after this step, in units of the clean signal
+    preview: np.ndarray | None  # small H x W x 3 uint8 RGB, or None when previews are off
+    elapsed_s: float
+
+
+@dataclass(frozen=True, eq=False)
+class GenerationResult:
+    """The finished images of one request, in batch order."""
+
+    request: GenerationRequest
+    images: tuple[np.ndarray, ...]  # H x W x 3 uint8, exactly the requested size
+    seeds: tuple[int, ...]
+    model_name: str
+    elapsed_s: float
+
+
+class Cancelled(Exception):
+    """The run was stopped by should_stop(); no result exists."""
