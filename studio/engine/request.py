@@ -170,3 +170,21 @@ class GenerationResult:
 
 class Cancelled(Exception):
     """The run was stopped by should_stop(); no result exists."""
+
+
+class EngineError(RuntimeError):
+    """Something the user can fix (bad model path, out of memory, NaN); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the UI needs to know about the loaded model, sent once it is ready."""
+
+    name: str
+    source: str
+    device: str
+    width: int
+    height: int
+    steps: int
+    guidance_scale: float
+    scheduler: str

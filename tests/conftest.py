@@ -1,0 +1,18 @@
+"""Shared fixtures: a tiny random-weight Stable Diffusion folder built in code, once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from studio.engine.random_models import save_random_model
+
+    return save_random_model(tmp_path_factory.mktemp("models") / "tiny", kind="tiny")
