@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 import numpy as np
@@ -16,19 +16,19 @@ DEFAULT_MODEL = ""  # the embedded Landscapes model under resources/models/
 MAX_SEED = 2**32 - 1
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     TEXT_TO_IMAGE = "text-to-image"
     IMAGE_TO_IMAGE = "image-to-image"
     INPAINT = "inpaint"
 
 
-class PreviewKind(str, Enum):
+class PreviewKind(StrEnum):
     NOISY_LATENT = "x_t"  # what the user watches resolve out of noise
     PREDICTED_CLEAN = "x0"  # the model's current guess of the finished image
     OFF = "off"
 
 
-class PreviewMethod(str, Enum):
+class PreviewMethod(StrEnum):
     LINEAR = "linear"  # latent -> RGB by a fitted 4x3 matrix: nearly free
     VAE = "vae"  # full VAE decode of every preview: exact but costly
 

@@ -23,8 +23,13 @@ _SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 SCHEDULER_NAMES: tuple[str, ...] = tuple(_SCHEDULERS)
 DISPLAY_NAMES: dict[str, str] = {
-    "ddim": "DDIM", "ddpm": "DDPM", "euler": "Euler", "euler a": "Euler a", "dpm++ 2m": "DPM++ 2M",
-    "dpm++ 2m karras": "DPM++ 2M Karras", "lcm": "LCM",
+    "ddim": "DDIM",
+    "ddpm": "DDPM",
+    "euler": "Euler",
+    "euler a": "Euler a",
+    "dpm++ 2m": "DPM++ 2M",
+    "dpm++ 2m karras": "DPM++ 2M Karras",
+    "lcm": "LCM",
 }
 
 

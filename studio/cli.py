@@ -1,0 +1,124 @@
+"""Command line: `python main.py [gui] | generate ... | train ... | evaluate ... | sheet ...`.
+
+Heavy imports (torch, diffusers, Qt) happen inside each command, so `--help` and argument errors
+are instant. A user's mistake ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_USER_ERROR = 2
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 512x512, got '{text}'") from None
+    return width, height
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="main.py", description="Latent Studio: paint with latent diffusion.")
+    commands = parser.add_subparsers(dest="command", parser_class=_OneLineParser)
+    commands.add_parser("gui", help="open the painting app (the default)")
+
+    generate = commands.add_parser("generate", help="make images from a prompt, a sketch or a mask")
+    generate.add_argument("--prompt", required=True)
+    generate.add_argument("--negative", default="", help="negative prompt")
+    generate.add_argument("--seed", type=int, help="default: a random seed, printed")
+    generate.add_argument("--steps", type=int, help="default: the model's")
+    generate.add_argument("--cfg", type=float, help="guidance scale; default: the model's")
+    generate.add_argument("--size", type=_size, help="WxH; default: the model's (or the init image's)")
+    generate.add_argument(
+        "--scheduler", help="ddim, ddpm, euler, 'euler a', 'dpm++ 2m', 'dpm++ 2m karras', lcm"
+    )
+    generate.add_argument("--init", type=Path, help="sketch or image to start from (image-to-image)")
+    generate.add_argument("--strength", type=float, default=0.75, help="how far to depart from --init (0-1]")
+    generate.add_argument("--mask", type=Path, help="white = repaint (inpainting; needs --init)")
+    generate.add_argument("--feather", type=int, default=4, help="mask blur radius in pixels")
+    generate.add_argument("--only-masked", action="store_true", help="inpaint a crop around the mask")
+    generate.add_argument("--model", default="", help="model folder, .safetensors file or hub id")
+    generate.add_argument("--config", help="local SD folder giving a single-file checkpoint its config")
+    generate.add_argument("--allow-pickle", action="store_true", help="allow pickled .ckpt/.bin weights")
+    generate.add_argument("--batch", type=int, default=1, help="number of images; image i uses seed + i")
+    generate.add_argument("--out", type=Path, default=None, help="output PNG (batch: FILE-0.png, ...)")
+    generate.add_argument("--previews", type=Path, help="folder for one preview PNG per step")
+    generate.add_argument("--preview-kind", choices=["x_t", "x0"], default="x_t")
+    generate.add_argument("--device", help="cuda, mps or cpu; default: the best available")
+
+    train = commands.add_parser("train", help="train the embedded Landscapes model")
+    train.add_argument("--out", type=Path, required=True, help="model folder to write")
+    train.add_argument("--minutes", type=float, default=60.0, help="total time budget")
+    train.add_argument("--device", choices=["cuda", "cpu"], default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--no-resume", action="store_true", help="ignore checkpoints from an earlier run")
+
+    evaluate = commands.add_parser("evaluate", help="measure prompt adherence, VAE PSNR and speed")
+    evaluate.add_argument("--model", default="", help="model folder (default: the embedded model)")
+    evaluate.add_argument("--prompts", type=int, default=200)
+    evaluate.add_argument("--steps", type=int, default=25)
+    evaluate.add_argument("--seed", type=int, default=0)
+
+    sheet = commands.add_parser("sheet", help="write a contact sheet of Landscapes renders with captions")
+    sheet.add_argument("--out", type=Path, default=Path("docs/world_contact_sheet.png"))
+    sheet.add_argument("--count", type=int, default=24)
+    sheet.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the app works offline; never reach for a hub
+    args = build_parser().parse_args(argv)
+    command = args.command or "gui"
+    try:
+        if command == "gui":
+            from studio.ui.app import run_app
+
+            return run_app([sys.argv[0]])
+        if command == "generate":
+            from studio.generate_command import run_generate
+
+            return run_generate(args)
+        if command == "train":
+            from studio.training.train import train_default_model
+
+            device = args.device or _best_training_device()
+            train_default_model(args.out, args.minutes, device, args.seed, resume=not args.no_resume)
+            return 0
+        if command == "evaluate":
+            from studio.training.evaluate import evaluate_model
+
+            print(evaluate_model(args.model, args.prompts, args.steps, args.seed))
+            return 0
+        if command == "sheet":
+            from studio.training.sheet import write_contact_sheet
+
+            print(write_contact_sheet(args.out, args.count, args.seed))
+            return 0
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, RuntimeError) as error:  # RequestError/EngineError are among these
+        if os.environ.get("STUDIO_DEBUG"):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _best_training_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

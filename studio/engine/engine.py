@@ -1,0 +1,319 @@
+"""The engine: runs one GenerationRequest through diffusers, reporting every step. Never imports Qt."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import diffusers
+import numpy as np
+import torch
+import transformers
+from PIL import Image
+
+from studio.engine import images
+from studio.engine.loading import LoadedModel, load_model
+from studio.engine.request import (
+    Cancelled,
+    EngineError,
+    GenerationRequest,
+    GenerationResult,
+    Mode,
+    ModelInfo,
+    PreviewKind,
+    PreviewMethod,
+    StepEvent,
+)
+from studio.engine.schedulers import make_scheduler
+
+StepCallback = Callable[[StepEvent], None]
+StopCheck = Callable[[], bool]
+
+
+def pick_device(preferred: str | None = None) -> torch.device:
+    if preferred:
+        return torch.device(preferred)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def dtype_for(device: torch.device) -> torch.dtype:
+    # Half precision halves memory and doubles speed on GPUs; CPUs are faster and exact in fp32.
+    return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One image of a request, as the pipeline sees it (sizes already on the VAE's grid)."""
+
+    mode: Mode
+    width: int
+    height: int
+    init_image: np.ndarray | None
+    repaint_mask: np.ndarray | None
+
+
+class Engine:
+    """Owns the loaded model; `generate` runs requests one at a time on the calling thread."""
+
+    def __init__(
+        self,
+        device: str | None = None,
+        attention_slicing: bool = False,
+        vae_tiling: bool = False,
+        single_file_config: str | None = None,
+        allow_pickled_weights: bool = False,
+    ) -> None:
+        self.device = pick_device(device)
+        self.dtype = dtype_for(self.device)
+        self.attention_slicing = attention_slicing
+        self.vae_tiling = vae_tiling
+        self.single_file_config = single_file_config
+        self.allow_pickled_weights = allow_pickled_weights
+        self._model: LoadedModel | None = None
+        # The app and the CLI show their own progress; the libraries' loading bars are noise there.
+        diffusers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.disable_progress_bar()
+
+    @property
+    def model_info(self) -> ModelInfo | None:
+        return self._model.info if self._model else None
+
+    def load_model(self, source: str) -> ModelInfo:
+        if self._model is not None and self._model.info.source == source:
+            return self._model.info
+        self._model = None  # free the old weights before loading new ones
+        model = load_model(
+            source, self.device, self.dtype, self.single_file_config, self.allow_pickled_weights
+        )
+        if self.attention_slicing:
+            model.pipelines[Mode.TEXT_TO_IMAGE].enable_attention_slicing()
+        if self.vae_tiling:
+            model.pipelines[Mode.TEXT_TO_IMAGE].vae.enable_tiling()
+        self._model = model
+        return model.info
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_step: StepCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> GenerationResult:
+        """Make request.batch_count images; raises Cancelled if should_stop() turns true."""
+        started = time.perf_counter()
+        should_stop = should_stop or (lambda: False)
+        self.load_model(request.model)
+        model = self._model
+        assert model is not None
+        width, height = self._output_size(request, model.info)
+        results = []
+        for image_index in range(request.batch_count):
+            if should_stop():
+                raise Cancelled()
+            results.append(
+                self._generate_one(model, request, image_index, width, height, on_step, should_stop)
+            )
+        seeds = tuple(request.seed_of(i) for i in range(request.batch_count))
+        return GenerationResult(
+            request, tuple(results), seeds, model.info.name, time.perf_counter() - started
+        )
+
+    # -- one image -----------------------------------------------------------------------------
+
+    def _generate_one(
+        self,
+        model: LoadedModel,
+        request: GenerationRequest,
+        image_index: int,
+        width: int,
+        height: int,
+        on_step: StepCallback | None,
+        should_stop: StopCheck,
+    ) -> np.ndarray:
+        # 1. Decide what the pipeline sees: the whole picture, or only the crop around the mask.
+        feathered = None
+        crop = None
+        init_image = request.init_image
+        if request.mode is Mode.INPAINT:
+            feathered = images.feather_mask(request.mask, request.mask_feather_px)
+            repaint = images.repaint_region(feathered)
+            if request.inpaint_only_masked:
+                crop = images.crop_around_mask(
+                    repaint, request.inpaint_padding_px, model.info.width / model.info.height
+                )
+                job = _Job(
+                    Mode.INPAINT,
+                    model.info.width,
+                    model.info.height,
+                    images.resize(crop.cut(init_image), model.info.width, model.info.height),
+                    images.resize(crop.cut(repaint), model.info.width, model.info.height),
+                )
+            else:
+                job = _Job(Mode.INPAINT, width, height, init_image, repaint)
+        else:
+            job = _Job(request.mode, width, height, init_image, None)
+
+        # 2. Run the pipeline to latents (the final decode is ours, so a cancel can skip it).
+        latents = self._denoise(model, request, job, image_index, on_step, should_stop)
+        if should_stop():
+            raise Cancelled()
+
+        # 3. Decode, crop the VAE-grid padding away, and put the untouched pixels back.
+        decoded = self._decode(model, latents)[: job.height, : job.width]
+        if crop is not None:
+            patch = images.resize(decoded, crop.width, crop.height)
+            decoded = np.array(init_image, copy=True)
+            decoded[crop.top : crop.bottom, crop.left : crop.right] = patch
+        if feathered is not None:
+            decoded = images.paste_back(init_image, decoded, feathered)
+        return decoded
+
+    def _denoise(
+        self,
+        model: LoadedModel,
+        request: GenerationRequest,
+        job: _Job,
+        image_index: int,
+        on_step: StepCallback | None,
+        should_stop: StopCheck,
+    ) -> torch.Tensor:
+        pipeline = model.pipelines[job.mode]
+        pipeline.scheduler = make_scheduler(request.scheduler, model.scheduler_config)
+        recorder = _PredictionRecorder(pipeline.scheduler)
+        grid = model.vae_scale_factor
+        padded_width, padded_height = images.round_up(job.width, grid), images.round_up(job.height, grid)
+        arguments: dict = {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt or None,
+            "num_inference_steps": request.steps,
+            "guidance_scale": request.guidance_scale,
+            # Noise comes from a CPU generator: the same request gives the same pixels on this machine,
+            # whatever the device.
+            "generator": torch.Generator("cpu").manual_seed(request.seed_of(image_index)),
+            "output_type": "latent",
+        }
+        if job.mode is Mode.TEXT_TO_IMAGE:
+            arguments.update(height=padded_height, width=padded_width)
+        else:  # the pipeline takes the size from the (padded) image
+            arguments["image"] = Image.fromarray(images.pad_to_multiple(job.init_image, grid))
+            arguments["strength"] = request.strength
+        if job.mode is Mode.INPAINT:
+            arguments["mask_image"] = Image.fromarray(images.pad_to_multiple(job.repaint_mask, grid, False))
+            arguments.update(height=padded_height, width=padded_width)
+
+        step_started = time.perf_counter()
+
+        def on_step_end(pipe, step_index: int, timestep, callback_kwargs: dict) -> dict:
+            if should_stop():
+                pipe._interrupt = True  # diffusers skips the remaining steps
+                return callback_kwargs
+            if on_step is not None:
+                on_step(
+                    StepEvent(
+                        image_index=image_index,
+                        batch_count=request.batch_count,
+                        step=step_index + 1,
+                        total_steps=pipe.num_timesteps,
+                        timestep=float(timestep),
+                        noise_level=_noise_level_after(pipe.scheduler, step_index),
+                        preview=self._preview(model, request, callback_kwargs["latents"], recorder),
+                        elapsed_s=time.perf_counter() - step_started,
+                    )
+                )
+            return callback_kwargs
+
+        try:
+            with torch.inference_mode():
+                output = pipeline(**arguments, callback_on_step_end=on_step_end)
+        except torch.OutOfMemoryError as error:
+            raise EngineError(
+                f"Out of memory at {job.width}x{job.height}. Try a smaller size or turn on attention "
+                "slicing and VAE tiling."
+            ) from error
+        return output.images
+
+    # -- previews and decoding -------------------------------------------------------------------
+
+    def _preview(
+        self,
+        model: LoadedModel,
+        request: GenerationRequest,
+        latents: torch.Tensor,
+        recorder: _PredictionRecorder,
+    ) -> np.ndarray | None:
+        if request.preview_kind is PreviewKind.OFF:
+            return None
+        source = latents
+        if request.preview_kind is PreviewKind.PREDICTED_CLEAN and recorder.predicted_clean is not None:
+            source = recorder.predicted_clean
+        if request.preview_method is PreviewMethod.LINEAR and model.linear_preview is not None:
+            return model.linear_preview.to_rgb(source)
+        return self._decode(model, source[:1])
+
+    def _decode(self, model: LoadedModel, latents: torch.Tensor) -> np.ndarray:
+        vae = model.pipelines[Mode.TEXT_TO_IMAGE].vae
+        scaled = latents / vae.config.scaling_factor
+        if getattr(vae.config, "shift_factor", None):
+            scaled = scaled + vae.config.shift_factor
+        with torch.inference_mode():
+            decoded = vae.decode(scaled.to(vae.dtype), return_dict=False)[0]
+            if torch.isnan(decoded).any() and vae.dtype != torch.float32:
+                # fp16 VAEs overflow on some latents; decoding in fp32 fixes it at some memory cost.
+                vae.to(torch.float32)
+                decoded = vae.decode(scaled.float(), return_dict=False)[0]
+        if torch.isnan(decoded).any():
+            raise EngineError("The model produced NaN pixels; try another scheduler, fewer steps or fp32.")
+        pixels = ((decoded[0].float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+        return pixels.permute(1, 2, 0).cpu().numpy()
+
+    @staticmethod
+    def _output_size(request: GenerationRequest, info: ModelInfo) -> tuple[int, int]:
+        if request.init_image is not None:
+            default_height, default_width = request.init_image.shape[:2]
+        else:
+            default_width, default_height = info.width, info.height
+        width = request.width or default_width
+        height = request.height or default_height
+        if request.init_image is not None and (width, height) != (default_width, default_height):
+            raise EngineError(
+                f"The size {width}x{height} differs from the init image's {default_width}x{default_height}; "
+                "resize the canvas or leave the size empty."
+            )
+        return int(width), int(height)
+
+
+class _PredictionRecorder:
+    """Keeps the scheduler's latest prediction of the clean latent x0 for the x0 preview.
+
+    diffusers' pipelines hand only x_t to step callbacks, so we wrap this run's own scheduler
+    instance (a fresh one per request) and read x0 from its step output: DDIM, DDPM, Euler and
+    LCM return it; DPM-Solver++ keeps it as its latest converted model output.
+    """
+
+    def __init__(self, scheduler) -> None:
+        self.predicted_clean: torch.Tensor | None = None
+        original_step = scheduler.step
+
+        def recording_step(*args, **kwargs):
+            output = original_step(*args, **kwargs)
+            values = output if isinstance(output, tuple) else tuple(output.values())
+            if len(values) > 1 and isinstance(values[1], torch.Tensor):
+                self.predicted_clean = values[1]
+            elif getattr(scheduler, "model_outputs", None) and scheduler.model_outputs[-1] is not None:
+                self.predicted_clean = scheduler.model_outputs[-1]
+            return output
+
+        scheduler.step = recording_step
+
+
+def _noise_level_after(scheduler, step_index: int) -> float:
+    """sigma = sqrt((1 - alpha_bar) / alpha_bar) at the next timestep: how much noise is left."""
+    timesteps = scheduler.timesteps
+    if step_index + 1 >= len(timesteps):
+        return 0.0
+    alpha_bar = float(scheduler.alphas_cumprod[int(timesteps[step_index + 1])])
+    return float(np.sqrt((1.0 - alpha_bar) / alpha_bar))

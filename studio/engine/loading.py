@@ -1,0 +1,201 @@
+"""One loader for every model source: the embedded default, a diffusers folder, a single-file
+checkpoint, or a hub id from the local cache. The three modes share one set of weights.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import (
+    AutoPipelineForImage2Image,
+    AutoPipelineForInpainting,
+    AutoPipelineForText2Image,
+    DiffusionPipeline,
+    StableDiffusionPipeline,
+)
+
+from studio.engine.previews import LinearPreview
+from studio.engine.request import DEFAULT_MODEL, EngineError, Mode, ModelInfo
+from studio.engine.schedulers import normalise_scheduler_name
+
+EMBEDDED_MODEL_DIR = Path(__file__).resolve().parents[2] / "resources" / "models" / "landscapes"
+STUDIO_SETTINGS_FILE = (
+    "latent_studio.json"  # our defaults and fitted preview factors, beside model_index.json
+)
+SAFE_WEIGHT_SUFFIXES = {".safetensors"}
+PICKLED_WEIGHT_SUFFIXES = {".ckpt", ".bin", ".pt", ".pth"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass
+class LoadedModel:
+    """The pipelines of one model (sharing weights) and what the engine needs to know about it."""
+
+    pipelines: dict[Mode, DiffusionPipeline]
+    info: ModelInfo
+    linear_preview: LinearPreview | None
+    scheduler_config: dict[str, Any]
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return int(self.pipelines[Mode.TEXT_TO_IMAGE].vae_scale_factor)
+
+
+def load_model(
+    source: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    single_file_config: str | None = None,
+    allow_pickled_weights: bool = False,
+) -> LoadedModel:
+    text_to_image = _load_text_to_image(source, dtype, single_file_config, allow_pickled_weights)
+    text_to_image.to(device)
+    text_to_image.set_progress_bar_config(disable=True)  # the engine reports progress itself
+    pipelines = {
+        Mode.TEXT_TO_IMAGE: text_to_image,
+        Mode.IMAGE_TO_IMAGE: AutoPipelineForImage2Image.from_pipe(text_to_image),
+        Mode.INPAINT: AutoPipelineForInpainting.from_pipe(text_to_image),
+    }
+    for pipeline in pipelines.values():
+        pipeline.set_progress_bar_config(disable=True)
+    settings = _studio_settings(source)
+    vae_config = text_to_image.vae.config
+    native_size = int(text_to_image.unet.config.sample_size) * int(text_to_image.vae_scale_factor)
+    preview = (
+        LinearPreview.from_json(settings["preview"])
+        if "preview" in settings
+        else LinearPreview.published_for(int(vae_config.latent_channels), float(vae_config.scaling_factor))
+    )
+    info = ModelInfo(
+        name=_display_name(source),
+        source=source,
+        device=str(device),
+        width=int(settings.get("width", native_size)),
+        height=int(settings.get("height", native_size)),
+        steps=int(settings.get("steps", 25)),
+        guidance_scale=float(settings.get("guidance_scale", 7.5)),
+        scheduler=normalise_scheduler_name(settings.get("scheduler", "dpm++ 2m")),
+    )
+    return LoadedModel(pipelines, info, preview, dict(text_to_image.scheduler.config))
+
+
+def _load_text_to_image(
+    source: str, dtype: torch.dtype, single_file_config: str | None, allow_pickled_weights: bool
+) -> DiffusionPipeline:
+    path = EMBEDDED_MODEL_DIR if source == DEFAULT_MODEL else Path(source).expanduser()
+    if source == DEFAULT_MODEL and not (path / "model_index.json").is_file():
+        raise EngineError(
+            f"The embedded model is missing from {path}. Reinstall the app, or train it with "
+            f"`python main.py train --out {path}`, or pick another model."
+        )
+    try:
+        if path.is_dir():
+            return _load_folder(path, dtype)
+        if path.is_file():
+            return _load_single_file(path, dtype, single_file_config, allow_pickled_weights)
+        if _HUB_ID.match(source):
+            return _load_hub_id(source, dtype)
+    except EngineError:
+        raise
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise EngineError(f"Could not load the model from {source}: {_first_line(error)}") from error
+    raise EngineError(
+        f"No model at '{source}': it is neither a folder, a file nor a hub id like 'owner/name'."
+    )
+
+
+def _load_folder(path: Path, dtype: torch.dtype) -> DiffusionPipeline:
+    index_file = path / "model_index.json"
+    if not index_file.is_file():
+        raise EngineError(f"{path} is not a diffusers model folder: it has no model_index.json.")
+    _check_no_pickled_only_weights(path)
+    return AutoPipelineForText2Image.from_pretrained(
+        path, dtype=dtype, local_files_only=True, use_safetensors=True, **_no_safety_checker(index_file)
+    )
+
+
+def _load_single_file(
+    path: Path, dtype: torch.dtype, config: str | None, allow_pickled_weights: bool
+) -> DiffusionPipeline:
+    suffix = path.suffix.lower()
+    if suffix in PICKLED_WEIGHT_SUFFIXES and not allow_pickled_weights:
+        raise EngineError(
+            f"{path.name} is a pickled checkpoint, which can run arbitrary code when loaded. Use a "
+            ".safetensors file, or allow pickled weights explicitly if you trust its source."
+        )
+    if suffix not in SAFE_WEIGHT_SUFFIXES | PICKLED_WEIGHT_SUFFIXES:
+        raise EngineError(f"{path.name} is not a model: expected a folder or a .safetensors file.")
+    if config is None:
+        raise EngineError(
+            f"Loading {path.name} offline needs its model family's config: pass a local Stable Diffusion "
+            "1.x diffusers folder (model_index.json, unet/config.json ...) as the config folder."
+        )
+    return StableDiffusionPipeline.from_single_file(
+        str(path),
+        config=config,
+        dtype=dtype,
+        local_files_only=True,
+        safety_checker=None,
+        requires_safety_checker=False,
+    )
+
+
+def _load_hub_id(model_id: str, dtype: torch.dtype) -> DiffusionPipeline:
+    try:
+        with warnings.catch_warnings():  # the hub's deprecation chatter would bury our message
+            warnings.simplefilter("ignore")
+            return AutoPipelineForText2Image.from_pretrained(
+                model_id, dtype=dtype, local_files_only=True, use_safetensors=True
+            )
+    except (OSError, ValueError) as error:
+        raise EngineError(
+            f"'{model_id}' is not in the local Hugging Face cache, and Latent Studio works offline. On a "
+            f"machine with network, run `hf download {model_id}` and copy the cache here, or download the "
+            "model folder and pick that folder instead."
+        ) from error
+
+
+def _check_no_pickled_only_weights(path: Path) -> None:
+    for component in path.iterdir():
+        if not component.is_dir():
+            continue
+        files = {item.suffix.lower() for item in component.iterdir()}
+        if files & PICKLED_WEIGHT_SUFFIXES and not files & SAFE_WEIGHT_SUFFIXES:
+            raise EngineError(
+                f"{component.name}/ in {path} has only pickled weights (.bin/.ckpt); convert them to "
+                "safetensors first: pickled files can run arbitrary code when loaded."
+            )
+
+
+def _no_safety_checker(index_file: Path) -> dict[str, Any]:
+    # A local painting tool: no NSFW filter (like the popular web UIs); skip loading its weights.
+    index = json.loads(index_file.read_text())
+    return {"safety_checker": None, "requires_safety_checker": False} if "safety_checker" in index else {}
+
+
+def _studio_settings(source: str) -> dict[str, Any]:
+    folder = EMBEDDED_MODEL_DIR if source == DEFAULT_MODEL else Path(source).expanduser()
+    settings_file = folder / STUDIO_SETTINGS_FILE
+    if not settings_file.is_file():
+        return {}
+    try:
+        return json.loads(settings_file.read_text())
+    except json.JSONDecodeError as error:
+        raise EngineError(f"{settings_file} is not valid JSON: {error}") from error
+
+
+def _display_name(source: str) -> str:
+    if source == DEFAULT_MODEL:
+        return "Landscapes (embedded)"
+    return Path(source).name or source
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

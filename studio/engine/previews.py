@@ -1,0 +1,61 @@
+"""Per-step previews: latents to a small RGB image, on the model's device.
+
+The default is a linear map from the 4 latent channels to RGB (the "latent2RGB" trick of the
+popular UIs): a 4x3 matmul at latent resolution, so only a tiny uint8 image moves to the CPU and
+the preview costs almost nothing next to a UNet step. Full VAE decode is the exact alternative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+# Published linear factors (as used by ComfyUI and others) for pipeline-space latents, i.e.
+# VAE latents times the VAE's scaling factor, mapped to RGB in [-1, 1].
+SD1_FACTORS = [
+    [0.3512, 0.2297, 0.3227],
+    [0.3250, 0.4974, 0.2350],
+    [-0.2829, 0.1762, 0.2721],
+    [-0.2120, -0.2616, -0.7177],
+]
+SDXL_FACTORS = [
+    [0.3651, 0.4232, 0.4341],
+    [-0.2533, -0.0042, 0.1068],
+    [0.1076, 0.1111, -0.0362],
+    [-0.3165, -0.2492, -0.2188],
+]
+SDXL_BIAS = [0.1084, -0.0175, -0.0011]
+SDXL_SCALING_FACTOR = 0.13025
+
+
+@dataclass(frozen=True)
+class LinearPreview:
+    """latent (4 channels) -> RGB in [-1, 1] by `rgb = latent @ factors + bias`."""
+
+    factors: tuple[tuple[float, ...], ...]
+    bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    @classmethod
+    def from_json(cls, data: dict) -> LinearPreview:
+        return cls(
+            tuple(tuple(float(v) for v in row) for row in data["factors"]),
+            tuple(float(v) for v in data.get("bias", (0.0, 0.0, 0.0))),
+        )
+
+    @classmethod
+    def published_for(cls, latent_channels: int, vae_scaling_factor: float) -> LinearPreview | None:
+        if latent_channels != 4:
+            return None
+        if abs(vae_scaling_factor - SDXL_SCALING_FACTOR) < 1e-4:
+            return cls(tuple(map(tuple, SDXL_FACTORS)), tuple(SDXL_BIAS))
+        return cls(tuple(map(tuple, SD1_FACTORS)))
+
+    def to_rgb(self, latents: torch.Tensor) -> np.ndarray:
+        """First image of a (B, 4, h, w) batch -> (h, w, 3) uint8, computed where the latents are."""
+        latent = latents[0].float().permute(1, 2, 0)
+        factors = torch.tensor(self.factors, device=latent.device)
+        bias = torch.tensor(self.bias, device=latent.device)
+        rgb = (latent @ factors + bias + 1.0) * 127.5
+        return rgb.clamp(0, 255).round().to(torch.uint8).cpu().numpy()

@@ -1,0 +1,83 @@
+"""Model sources: clear messages for everything a user might point the loader at."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from studio.engine.engine import Engine
+from studio.engine.request import EngineError
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(device="cpu")
+
+
+def test_folder_loads_with_model_defaults(engine, tiny_model_dir):
+    info = engine.load_model(str(tiny_model_dir))
+    assert (info.width, info.height) == (64, 64)
+    assert info.name == "tiny"
+
+
+def test_studio_settings_file_sets_defaults_and_preview(engine, tiny_model_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "with_settings"
+    shutil.copytree(tiny_model_dir, folder)
+    factors = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    (folder / "latent_studio.json").write_text(
+        json.dumps(
+            {
+                "width": 96,
+                "height": 80,
+                "steps": 12,
+                "guidance_scale": 3.0,
+                "scheduler": "DPM++ 2M Karras",
+                "preview": {"factors": factors, "bias": [0, 0, 0]},
+            }
+        )
+    )
+    info = engine.load_model(str(folder))
+    assert (info.width, info.height, info.steps, info.guidance_scale) == (96, 80, 12, 3.0)
+    assert info.scheduler == "dpm++ 2m karras"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing", "No model at"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "no model_index.json"),
+        (lambda p: (p / "w.ckpt").write_bytes(b"x") and p / "w.ckpt", "pickled checkpoint"),
+        (lambda p: (p / "w.safetensors").write_bytes(b"x") and p / "w.safetensors", "config"),
+        (lambda p: (p / "notes.txt").write_text("x") and p / "notes.txt", "not a model"),
+    ],
+)
+def test_bad_sources_explain_themselves(engine, tmp_path, make, message):
+    with pytest.raises(EngineError, match=message):
+        engine.load_model(str(make(tmp_path)))
+
+
+def test_hub_id_offline_says_what_to_do(engine):
+    with pytest.raises(EngineError, match="hf download"):
+        engine.load_model("nobody/no-such-model")
+
+
+def test_folder_with_only_pickled_weights_is_refused(engine, tiny_model_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, folder)
+    for weights in (folder / "unet").glob("*.safetensors"):
+        weights.rename(weights.with_suffix(".bin"))
+    with pytest.raises(EngineError, match="pickled"):
+        engine.load_model(str(folder))
+
+
+def test_missing_embedded_model_names_the_fix(monkeypatch, tmp_path, engine):
+    import studio.engine.loading as loading
+
+    monkeypatch.setattr(loading, "EMBEDDED_MODEL_DIR", tmp_path / "nothing")
+    with pytest.raises(EngineError, match="main.py train"):
+        engine.load_model("")

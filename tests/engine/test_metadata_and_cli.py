@@ -1,0 +1,109 @@
+"""PNG parameters round-trip, and the command line fails in one line, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.engine.metadata import parameters_text, read_png_metadata, save_png
+from studio.engine.request import GenerationRequest, Mode
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_png_carries_a1111_parameters_and_the_full_request(tmp_path):
+    request = GenerationRequest(
+        prompt="a starry night",
+        negative_prompt="clouds",
+        seed=7,
+        steps=12,
+        guidance_scale=5.5,
+        scheduler="dpm++ 2m karras",
+        mode=Mode.IMAGE_TO_IMAGE,
+        init_image=np.zeros((16, 24, 3), np.uint8),
+        strength=0.6,
+    )
+    path = tmp_path / "out.png"
+    save_png(path, np.zeros((16, 24, 3), np.uint8), request, seed=8, model_name="landscapes")
+    metadata = read_png_metadata(path)
+    assert metadata["parameters"] == (
+        "a starry night\nNegative prompt: clouds\nSteps: 12, Sampler: DPM++ 2M Karras, CFG scale: 5.5, "
+        "Seed: 8, Size: 24x16, Model: landscapes, Denoising strength: 0.6"
+    )
+    assert metadata["request"]["prompt"] == "a starry night"
+    assert metadata["request"]["seed"] == 8
+    assert metadata["request"]["init_image"] == {"width": 24, "height": 16}
+
+
+def test_text_to_image_parameters_leave_out_strength():
+    text = parameters_text(GenerationRequest(prompt="day"), 1, 128, 128, "m")
+    assert "Denoising strength" not in text and "Negative prompt" not in text
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_generate_writes_pngs_with_parameters_and_previews(tiny_model_dir, tmp_path):
+    done = _cli(
+        "generate",
+        "--prompt",
+        "a lake",
+        "--model",
+        str(tiny_model_dir),
+        "--steps",
+        "3",
+        "--seed",
+        "5",
+        "--size",
+        "40x24",
+        "--batch",
+        "2",
+        "--out",
+        "img.png",
+        "--previews",
+        "steps",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    for index, seed in ((0, 5), (1, 6)):
+        metadata = read_png_metadata(tmp_path / f"img-{index}.png")
+        assert f"Seed: {seed}, Size: 40x24" in metadata["parameters"]
+    assert len(list((tmp_path / "steps").glob("*.png"))) == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("generate", "--prompt", "x", "--size", "big"), "size must look like"),
+        (("generate", "--prompt", "x", "--model", "/no/such/folder"), "No model at"),
+        (("generate", "--prompt", "x", "--steps", "0", "--model", "{tiny}"), "steps must be"),
+        (("generate", "--prompt", "x", "--init", "missing.png", "--model", "{tiny}"), "not found"),
+        (("generate", "--prompt", "x", "--mask", "m.png", "--model", "{tiny}"), "not found"),
+    ],
+)
+def test_bad_arguments_end_in_one_line(tiny_model_dir, tmp_path, args, message):
+    args = tuple(arg.replace("{tiny}", str(tiny_model_dir)) for arg in args)
+    done = _cli(*args, cwd=tmp_path)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].count("error") >= 1
+
+
+def test_engine_and_training_never_import_qt():
+    code = "import sys, studio.engine.engine, studio.engine.metadata; print(any('PySide6' in m for m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_request_types_do_not_import_torch():
+    code = "import sys, studio.engine.request, studio.engine.schedulers; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
