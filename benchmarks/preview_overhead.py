@@ -30,7 +30,9 @@ def _sync(device: torch.device) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default=None, help="model folder (default: the embedded model)")
     parser.add_argument("--random", choices=["tiny", "sd15"], help="build a random-weight model instead")
     parser.add_argument("--device", default=None)
@@ -48,22 +50,33 @@ def main() -> None:
     pipeline = engine._model.pipelines[Mode.TEXT_TO_IMAGE]  # the very pipeline the engine runs
     request = GenerationRequest(
         prompt="a sunset with the sun on the left over snowy mountains and a lake",
-        seed=1, steps=args.steps, width=size, height=size, scheduler=info.scheduler,
-        guidance_scale=info.guidance_scale, model=model,
+        seed=1,
+        steps=args.steps,
+        width=size,
+        height=size,
+        scheduler=info.scheduler,
+        guidance_scale=info.guidance_scale,
+        model=model,
     )
 
     def raw_call() -> None:
         pipeline.scheduler = make_scheduler(request.scheduler, engine._model.scheduler_config)
         pipeline(
-            request.prompt, num_inference_steps=request.steps, guidance_scale=request.guidance_scale,
-            height=size, width=size, generator=torch.Generator("cpu").manual_seed(request.seed), output_type="np",
+            request.prompt,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance_scale,
+            height=size,
+            width=size,
+            generator=torch.Generator("cpu").manual_seed(request.seed),
+            output_type="np",
         )
         _sync(engine.device)
 
     def engine_call(kind: PreviewKind, method: PreviewMethod = PreviewMethod.LINEAR) -> None:
         previews = []
         engine.generate(
-            request.replace(preview_kind=kind, preview_method=method), on_step=lambda e: previews.append(e.preview)
+            request.replace(preview_kind=kind, preview_method=method),
+            on_step=lambda e: previews.append(e.preview),
         )
         _sync(engine.device)
         assert len(previews) == request.steps and previews[-1] is not None
@@ -82,7 +95,9 @@ def main() -> None:
             run()
             times[name].append(time.perf_counter() - started)
 
-    device_name = torch.cuda.get_device_name() if engine.device.type == "cuda" else f"CPU x{torch.get_num_threads()}"
+    device_name = (
+        torch.cuda.get_device_name() if engine.device.type == "cuda" else f"CPU x{torch.get_num_threads()}"
+    )
     print(f"model {info.name}, {size}x{size}, {args.steps} steps, {info.scheduler}, device {device_name}")
     baseline = statistics.median(times["raw diffusers, no callback"])
     print(f"{'variant':34} {'median s':>9} {'min s':>8} {'ratio':>6}")

@@ -98,7 +98,10 @@ def test_bad_arguments_end_in_one_line(tiny_model_dir, tmp_path, args, message):
 
 
 def test_engine_and_training_never_import_qt():
-    code = "import sys, studio.engine.engine, studio.engine.metadata; print(any('PySide6' in m for m in sys.modules))"
+    code = (
+        "import sys, studio.engine.engine, studio.engine.metadata, studio.training.sketches\n"
+        "print(any('PySide6' in m for m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr
 
