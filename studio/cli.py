@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--previews", type=Path, help="folder for one preview PNG per step")
     generate.add_argument("--preview-kind", choices=["x_t", "x0"], default="x_t")
     generate.add_argument("--device", help="cuda, mps or cpu; default: the best available")
+    generate.add_argument("--low-memory", action="store_true", help="attention slicing and VAE tiling")
 
     train = commands.add_parser("train", help="train the embedded Landscapes model")
     train.add_argument("--out", type=Path, required=True, help="model folder to write")

@@ -72,7 +72,11 @@ def run_generate(args: argparse.Namespace) -> int:
     from studio.engine.metadata import save_png
 
     engine = Engine(
-        device=args.device, single_file_config=args.config, allow_pickled_weights=args.allow_pickle
+        device=args.device,
+        attention_slicing=args.low_memory,
+        vae_tiling=args.low_memory,
+        single_file_config=args.config,
+        allow_pickled_weights=args.allow_pickle,
     )
     print("loading model ...", file=sys.stderr)
     defaults = engine.load_model(args.model)

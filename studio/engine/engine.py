@@ -263,8 +263,13 @@ class Engine:
             decoded = vae.decode(scaled.to(vae.dtype), return_dict=False)[0]
             if torch.isnan(decoded).any() and vae.dtype != torch.float32:
                 # fp16 VAEs overflow on some latents; decoding in fp32 fixes it at some memory cost.
+                # The VAE goes back to its dtype after, since the pipelines encode init images with it.
+                half_dtype = vae.dtype
                 vae.to(torch.float32)
-                decoded = vae.decode(scaled.float(), return_dict=False)[0]
+                try:
+                    decoded = vae.decode(scaled.float(), return_dict=False)[0]
+                finally:
+                    vae.to(half_dtype)
         if torch.isnan(decoded).any():
             raise EngineError("The model produced NaN pixels; try another scheduler, fewer steps or fp32.")
         pixels = ((decoded[0].float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)

@@ -152,3 +152,9 @@ def test_model_can_change_between_requests(engine, tiny_model_dir, tmp_path):
     assert engine.model_info.source == str(other)
     assert image.shape == (64, 64, 3)
     engine.load_model(str(tiny_model_dir))
+
+
+def test_low_memory_options_give_the_same_picture(tiny_model_dir, request_for):
+    plain = Engine(device="cpu").generate(request_for(seed=3)).images[0]
+    frugal = Engine(device="cpu", attention_slicing=True, vae_tiling=True).generate(request_for(seed=3)).images[0]
+    assert np.abs(plain.astype(int) - frugal).max() <= 2
