@@ -1,0 +1,34 @@
+"""Start the desktop app: `python main.py` or `python main.py gui`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+from studio.ui.main_window import MainWindow
+from studio.ui.settings import APPLICATION, ORGANISATION, open_settings
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == sys.argv[0]:  # tolerate a program name passed along with the arguments
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(prog="latent-studio gui", description="The Latent Studio painting app")
+    parser.add_argument("--settings", help="settings file (default: in the user's config folder)")
+    parser.add_argument("--model", help="model to load: a folder, a .safetensors file or a hub id")
+    options, qt_arguments = parser.parse_known_args(argv)
+
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_arguments])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    window = MainWindow(settings=open_settings(options.settings))
+    if options.model is not None:
+        window.parameters.model = options.model
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(run_app())

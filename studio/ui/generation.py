@@ -1,0 +1,168 @@
+"""Runs from the window's point of view: build the request, follow its steps, land its result.
+
+Also live painting: while on, each finished edit (debounced) starts a short image-to-image run,
+cancelling any run still going; its result shows beside the canvas instead of replacing the sketch.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from studio.engine.request import GenerationRequest, GenerationResult, RequestError, StepEvent
+from studio.ui.canvas import CanvasView
+from studio.ui.image_convert import qimage_from_rgb
+from studio.ui.inspector import NoiseInspector
+from studio.ui.layers import Document
+from studio.ui.parameters import GenerationParameters
+from studio.ui.progress import describe_step, format_duration
+from studio.ui.request_builder import build_request
+from studio.ui.result_view import ResultPanel
+from studio.ui.seed_panel import SeedState
+from studio.ui.tools import ToolSettings
+from studio.ui.worker import EngineService
+
+LIVE_DEBOUNCE_MS = 300
+NOT_A_SKETCH_EDIT = ("Result",)  # landing a result must not start a live run of its own
+
+
+class GenerationController(QObject):
+    """Connects the EngineService to the canvas, the seed, the progress display and the results."""
+
+    progress_changed = Signal(float, str)  # fraction 0..1, text for the bar and the status bar
+    status_changed = Signal(str)
+    error = Signal(str)
+    running_changed = Signal(bool)
+
+    def __init__(
+        self,
+        service: EngineService,
+        document: Document,
+        parameters: GenerationParameters,
+        seed_state: SeedState,
+        tool_settings: ToolSettings,
+        canvas: CanvasView,
+        results: ResultPanel,
+        inspector: NoiseInspector,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.service, self.document, self.parameters = service, document, parameters
+        self.seed_state, self.tool_settings = seed_state, tool_settings
+        self.canvas, self.results, self.inspector = canvas, results, inspector
+        self.active_request: GenerationRequest | None = None
+        self.last_result: GenerationResult | None = None
+        self.preview_count = 0  # previews shown for the active run (tests and the status bar read it)
+        self._started_at = 0.0
+        self.live_timer = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
+        self.live_timer.timeout.connect(self.start_live_run)
+        service.run_started.connect(self._on_run_started)
+        service.step.connect(self._on_step)
+        service.finished.connect(self._on_finished)
+        service.cancelled.connect(self._on_cancelled)
+        service.failed.connect(self._on_failed)
+        service.busy_changed.connect(self.running_changed)
+        document.undo_stack.indexChanged.connect(self._on_history_changed)
+        parameters.live_painting_changed.connect(self._on_live_toggled)
+        results.apply_requested.connect(self.apply_result_image)
+
+    @property
+    def running(self) -> bool:
+        return self.service.busy
+
+    # ---- starting and stopping ------------------------------------------------------------------
+    def generate(self) -> bool:
+        """Start a full run from the canvas; False (with a message) when the values cannot run."""
+        return self._submit(live=False)
+
+    def start_live_run(self) -> bool:
+        return self._submit(live=True)
+
+    def cancel(self) -> None:
+        self.live_timer.stop()
+        if self.service.busy:
+            self.service.cancel()
+            self.status_changed.emit("Cancelling…")
+
+    def _submit(self, live: bool) -> bool:
+        try:
+            request = build_request(
+                self.document, self.parameters, self.seed_state.seed,
+                mask_feather_px=self.tool_settings.mask_feather, live=live,
+            )
+        except RequestError as error:
+            if not live:
+                self.error.emit(str(error))
+            return False
+        self.active_request = request
+        self.preview_count = 0
+        self._started_at = time.perf_counter()
+        self.service.submit(request)
+        self.status_changed.emit("Starting…" if not live else "Live painting…")
+        return True
+
+    def _is_live(self, request: GenerationRequest | None) -> bool:
+        return bool(request is not None and request.extra.get("live"))
+
+    # ---- live painting -----------------------------------------------------------------------------
+    def _on_live_toggled(self, enabled: bool) -> None:
+        if enabled:
+            self.live_timer.start()
+        else:
+            self.live_timer.stop()
+
+    def _on_history_changed(self, index: int) -> None:
+        if not self.parameters.live_painting:
+            return
+        command = self.document.undo_stack.command(index - 1) if index > 0 else None
+        if command is not None and command.text() in NOT_A_SKETCH_EDIT:
+            return
+        self.live_timer.start()  # restarts: only the last of quick edits starts a run
+
+    # ---- from the engine service ---------------------------------------------------------------------
+    def _on_run_started(self, request: GenerationRequest) -> None:
+        self.active_request = request
+        self.preview_count = 0
+        self.inspector.start_run(request.steps)
+        self.progress_changed.emit(0.0, "Loading model…" if not self._is_live(request) else "Live run…")
+
+    def _on_step(self, event: StepEvent) -> None:
+        progress = describe_step(event)
+        self.progress_changed.emit(progress.fraction, progress.text)
+        self.inspector.add_step(event)
+        if event.preview is not None:
+            self.preview_count += 1
+            preview = qimage_from_rgb(event.preview)  # made here, on the GUI thread
+            if self._is_live(self.active_request):
+                self.results.show_preview(preview)
+            else:
+                self.canvas.set_preview(preview)
+
+    def _on_finished(self, result: GenerationResult) -> None:
+        self.canvas.set_preview(None)
+        self.last_result = result
+        self.results.set_images(result.images, result.seeds)
+        if self._is_live(result.request):
+            self.document.set_last_result(qimage_from_rgb(result.images[0]))
+            self.progress_changed.emit(1.0, f"Live: {format_duration(result.elapsed_s)}")
+            return
+        self.document.apply_result(result.images[0])
+        self.seed_state.run_finished(tuple(result.seeds))
+        seeds = ", ".join(str(seed) for seed in result.seeds)
+        self.progress_changed.emit(1.0, f"Done in {result.elapsed_s:.1f} s")
+        self.status_changed.emit(f"Done in {result.elapsed_s:.1f} s · seed {seeds} · Ctrl+Z to undo")
+
+    def apply_result_image(self, index: int) -> None:
+        if self.last_result is not None and 0 <= index < len(self.last_result.images):
+            self.document.apply_result(self.last_result.images[index])
+
+    def _on_cancelled(self) -> None:
+        self.canvas.set_preview(None)
+        self.progress_changed.emit(0.0, "Cancelled")
+        self.status_changed.emit("Cancelled: the canvas is as it was")
+
+    def _on_failed(self, message: str) -> None:
+        self.canvas.set_preview(None)
+        self.progress_changed.emit(0.0, "Failed")
+        self.error.emit(message)

@@ -1,0 +1,234 @@
+"""The picture being edited: a paint layer, a mask layer and the last run's result, with undoable edits.
+
+Every edit is a QUndoCommand holding the before and after pixels of the region it touched, so paint
+strokes, mask strokes, results and resizes share one QUndoStack yet each keeps its own history entry.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+from PySide6.QtCore import QObject, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QUndoCommand, QUndoStack
+
+from studio.ui.image_convert import alpha8_from_array, alpha_from_qimage, qimage_from_rgb, rgb_from_qimage
+from studio.ui.observable import Observable
+
+PAINT_FORMAT = QImage.Format.Format_ARGB32_Premultiplied
+MASK_FORMAT = QImage.Format.Format_Alpha8  # alpha 255 = "repaint here", as GenerationRequest.mask
+BACKGROUND = QColor(255, 255, 255)
+
+
+class LayerKind(StrEnum):
+    PAINT = "paint"
+    MASK = "mask"
+
+
+class Layer:
+    """One full-canvas image. The Document owns it; only undo commands replace its pixels."""
+
+    def __init__(self, kind: LayerKind, size: QSize) -> None:
+        self.kind = kind
+        self.image = QImage(size, PAINT_FORMAT if kind is LayerKind.PAINT else MASK_FORMAT)
+        self.image.fill(0)
+
+    @property
+    def display_name(self) -> str:
+        return "Paint" if self.kind is LayerKind.PAINT else "Mask"
+
+
+class Document(QObject):
+    """The canvas model: layers, their undo stack and the last generated result."""
+
+    layer_changed = Signal(object, QRect)  # (Layer, region in canvas pixels)
+    size_changed = Signal(QSize)
+    mask_visible_changed = Signal(bool)
+    last_result_changed = Signal(object)  # QImage or None
+
+    mask_visible = Observable(True)
+
+    def __init__(self, width: int = 512, height: int = 512, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.paint = Layer(LayerKind.PAINT, QSize(width, height))
+        self.mask = Layer(LayerKind.MASK, QSize(width, height))
+        self.last_result: QImage | None = None
+
+    def reset(self, width: int, height: int) -> None:
+        """A fresh blank canvas with no history (a new document, not an edit)."""
+        self.undo_stack.clear()
+        images = {}
+        for layer in self.layers:
+            image = QImage(width, height, layer.image.format())
+            image.fill(0)
+            images[layer.kind] = image
+        self._set_images(images)
+
+    # ---- reading -------------------------------------------------------------------------------
+    @property
+    def layers(self) -> tuple[Layer, Layer]:
+        return (self.paint, self.mask)
+
+    def size(self) -> QSize:
+        return self.paint.image.size()
+
+    def rect(self) -> QRect:
+        return self.paint.image.rect()
+
+    def flattened(self) -> QImage:
+        """The paint layer over the white background, as the user sees it without the mask."""
+        image = QImage(self.size(), QImage.Format.Format_RGB888)
+        image.fill(BACKGROUND)
+        painter = QPainter(image)
+        painter.drawImage(0, 0, self.paint.image)
+        painter.end()
+        return image
+
+    def flattened_rgb(self) -> np.ndarray:
+        return rgb_from_qimage(self.flattened())
+
+    def mask_array(self) -> np.ndarray:
+        return alpha_from_qimage(self.mask.image)
+
+    def paint_is_blank(self) -> bool:
+        return not alpha_from_qimage(self.paint.image).any()
+
+    def mask_is_empty(self) -> bool:
+        return not self.mask_array().any()
+
+    def colour_at(self, point: QPoint) -> QColor | None:
+        if not self.rect().contains(point):
+            return None
+        return self.flattened().pixelColor(point)
+
+    # ---- undoable edits ---------------------------------------------------------------------------
+    def push_region_edit(self, layer: Layer, region: QRect, before: QImage, text: str) -> None:
+        """Record an edit already made to `layer` inside `region`; `before` holds the old pixels there."""
+        region = region.intersected(self.rect())
+        if region.isEmpty():
+            return
+        after = layer.image.copy(region)
+        self.undo_stack.push(RegionEditCommand(self, layer, region.topLeft(), before, after, text))
+
+    def replace_region(self, layer: Layer, top_left: QPoint, pixels: QImage, text: str) -> None:
+        region = QRect(top_left, pixels.size()).intersected(self.rect())
+        if region.isEmpty():
+            return
+        before = layer.image.copy(region)
+        after = pixels.convertToFormat(layer.image.format()).copy(region.translated(-top_left))
+        self.undo_stack.push(RegionEditCommand(self, layer, region.topLeft(), before, after, text))
+
+    def clear_paint(self) -> None:
+        blank = QImage(self.size(), PAINT_FORMAT)
+        blank.fill(0)
+        self.replace_region(self.paint, QPoint(0, 0), blank, "Clear canvas")
+
+    def apply_result(self, rgb: np.ndarray, region: QRect | None = None) -> None:
+        """Put a generated image on the paint layer (scaled into `region`, default the whole canvas)."""
+        region = region or self.rect()
+        image = qimage_from_rgb(rgb)
+        if image.size() != region.size():
+            image = image.scaled(region.size(), mode=Qt.TransformationMode.SmoothTransformation)
+        self.set_last_result(image)
+        self.replace_region(self.paint, region.topLeft(), image.convertToFormat(PAINT_FORMAT), "Result")
+
+    def set_last_result(self, image: QImage | None) -> None:
+        self.last_result = image
+        self.last_result_changed.emit(image)
+
+    def clear_mask(self) -> None:
+        self.set_mask(np.zeros((self.size().height(), self.size().width()), np.uint8), "Clear mask")
+
+    def invert_mask(self) -> None:
+        self.set_mask(255 - self.mask_array(), "Invert mask")
+
+    def add_mask_rect(self, region: QRect) -> None:
+        """'Mask from selection': the rectangle joins the mask."""
+        region = region.normalized().intersected(self.rect())
+        if region.isEmpty():
+            return
+        patch = QImage(region.size(), MASK_FORMAT)
+        patch.fill(QColor(0, 0, 0, 255))
+        self.replace_region(self.mask, region.topLeft(), patch, "Mask from selection")
+
+    def set_mask(self, mask: np.ndarray, text: str = "Set mask") -> None:
+        self.replace_region(self.mask, QPoint(0, 0), alpha8_from_array(mask), text)
+
+    def resize(self, width: int, height: int, text: str = "Resize canvas") -> None:
+        """Change the canvas size, keeping the top-left of the painting (and mask) in place."""
+        if QSize(width, height) == self.size():
+            return
+        before = {layer.kind: layer.image.copy() for layer in self.layers}
+        after = {}
+        for layer in self.layers:
+            resized = QImage(width, height, layer.image.format())
+            resized.fill(0)
+            painter = QPainter(resized)
+            painter.drawImage(0, 0, layer.image)
+            painter.end()
+            after[layer.kind] = resized
+        self.undo_stack.push(WholeDocumentCommand(self, before, after, text))
+
+    def load_image(self, image: QImage, text: str = "Open image") -> None:
+        """Replace the canvas by `image` at its own size; the mask is cleared."""
+        before = {layer.kind: layer.image.copy() for layer in self.layers}
+        mask = QImage(image.size(), MASK_FORMAT)
+        mask.fill(0)
+        after = {LayerKind.PAINT: image.convertToFormat(PAINT_FORMAT), LayerKind.MASK: mask}
+        self.undo_stack.push(WholeDocumentCommand(self, before, after, text))
+
+    def notify_layer_changed(self, layer: Layer, region: QRect) -> None:
+        """A tool painted into `layer` live (its undo command comes when the stroke ends)."""
+        self.layer_changed.emit(layer, region)
+
+    # ---- used by the commands only ------------------------------------------------------------------
+    def _write_region(self, layer: Layer, top_left: QPoint, pixels: QImage) -> None:
+        painter = QPainter(layer.image)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(top_left, pixels)
+        painter.end()
+        self.layer_changed.emit(layer, QRect(top_left, pixels.size()))
+
+    def _set_images(self, images: dict[LayerKind, QImage]) -> None:
+        old_size = self.size()
+        for layer in self.layers:
+            layer.image = images[layer.kind].copy()
+        if self.size() != old_size:
+            self.size_changed.emit(self.size())
+        for layer in self.layers:
+            self.layer_changed.emit(layer, self.rect())
+
+
+class RegionEditCommand(QUndoCommand):
+    """Before/after pixels of one rectangle of one layer. redo() is idempotent, so pushing a command
+    for an edit already made (a stroke painted live) simply writes the same pixels again."""
+
+    def __init__(
+        self, document: Document, layer: Layer, top_left: QPoint, before: QImage, after: QImage, text: str
+    ) -> None:
+        super().__init__(text)
+        self.document, self.layer, self.top_left = document, layer, top_left
+        self.before, self.after = before, after
+
+    def redo(self) -> None:
+        self.document._write_region(self.layer, self.top_left, self.after)
+
+    def undo(self) -> None:
+        self.document._write_region(self.layer, self.top_left, self.before)
+
+
+class WholeDocumentCommand(QUndoCommand):
+    """Every layer replaced at once: resizing and opening an image."""
+
+    def __init__(
+        self, document: Document, before: dict[LayerKind, QImage], after: dict[LayerKind, QImage], text: str
+    ) -> None:
+        super().__init__(text)
+        self.document, self.before, self.after = document, before, after
+
+    def redo(self) -> None:
+        self.document._set_images(self.after)
+
+    def undo(self) -> None:
+        self.document._set_images(self.before)

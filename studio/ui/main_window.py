@@ -1,0 +1,402 @@
+"""The main window: canvas in the middle, tools on the left, prompt, seed and parameters on the right.
+
+It assembles the models (Document, ToolSettings, GenerationParameters, SeedState), the widgets bound
+to them and the EngineService, and owns the menus, shortcuts and settings. Importing this module
+never imports torch: the engine is loaded inside the worker thread once the window is up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QUndoView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.engine.request import ModelInfo
+from studio.ui.canvas import CanvasView
+from studio.ui.generation import GenerationController
+from studio.ui.inspector import NoiseInspector
+from studio.ui.layers import Document
+from studio.ui.parameters import GenerationParameters, ParametersPanel, describe_model
+from studio.ui.prompt_panel import PromptPanel
+from studio.ui.result_view import ResultPanel
+from studio.ui.seed_panel import SeedPanel, SeedState, random_seed
+from studio.ui.settings import open_settings, restore_model, save_model
+from studio.ui.tool_panel import TOOL_LABELS, ToolPanel
+from studio.ui.tools import ToolSettings
+from studio.ui.worker import EngineLike, EngineService, default_engine_factory
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
+
+
+class MessageBar(QFrame):
+    """An error or notice above the canvas that stays until dismissed; nothing modal blocks painting."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.setStyleSheet(
+            "#messageBar { background: #5a1f24; border: 1px solid #a33; border-radius: 4px; }"
+            "#messageBar QLabel { color: #ffdede; }"
+        )
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close_button = QPushButton("Dismiss")
+        close_button.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close_button)
+        self.hide()
+
+    def show_message(self, message: str) -> None:
+        self.label.setText(message)
+        self.show()
+
+    @property
+    def message(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        engine_factory: Callable[[], EngineLike] = default_engine_factory,
+        load_model_on_show: bool = True,
+    ) -> None:
+        super().__init__()
+        self._model_name = "no model"
+        self.setWindowTitle("Latent Studio")
+        self.settings = settings if settings is not None else open_settings()
+        self._load_model_on_show = load_model_on_show
+        self._shown_once = False
+
+        self.tool_settings = ToolSettings(self)
+        self.parameters = GenerationParameters(self)
+        self.seed_state = SeedState(self)
+        self.seed_state.seed = random_seed()
+        restore_model(self.settings, "tools", self.tool_settings)
+        restore_model(self.settings, "parameters", self.parameters)
+        restore_model(self.settings, "seed", self.seed_state)
+        # The canvas takes the model's working size until the user chooses one.
+        self._size_follows_model = not self.settings.contains("parameters/width")
+        self._apply_model_defaults = False
+        self._syncing_size = False
+
+        self.document = Document(self.parameters.width, self.parameters.height, self)
+        self.canvas = CanvasView(self.document, self.tool_settings)
+        self.message_bar = MessageBar()
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(4, 4, 4, 4)
+        central_layout.addWidget(self.message_bar)
+        central_layout.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+
+        self._create_actions()
+        self.tool_panel = ToolPanel(self.tool_settings, self.document, self.show_mask_action)
+        self.prompt_panel = PromptPanel(self.parameters)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Ready")
+        self.progress_bar.setTextVisible(True)
+        self.seed_panel = SeedPanel(self.seed_state)
+        self.parameters_panel = ParametersPanel(self.parameters)
+        self.inspector = NoiseInspector()
+        self.result_panel = ResultPanel()
+        self._create_docks()
+        self._create_menus()
+        self._create_status_bar()
+
+        self.service = EngineService(engine_factory, self)
+        self.generation = GenerationController(
+            self.service, self.document, self.parameters, self.seed_state, self.tool_settings,
+            self.canvas, self.result_panel, self.inspector, self,
+        )
+        self._connect()
+        self.resize(1400, 900)
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    # ---- construction -------------------------------------------------------------------------------
+    def _action(
+        self, text: str, shortcuts: list[str] | QKeySequence.StandardKey | None, slot: Callable[[], object]
+    ) -> QAction:
+        action = QAction(text, self)
+        if isinstance(shortcuts, list):
+            action.setShortcuts([QKeySequence(shortcut) for shortcut in shortcuts])
+        elif shortcuts is not None:
+            action.setShortcuts(shortcuts)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)  # shortcuts work wherever the focus is in the window
+        return action
+
+    def _create_actions(self) -> None:
+        stack = self.document.undo_stack
+        self.undo_action = stack.createUndoAction(self, "Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = stack.createRedoAction(self, "Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (self.undo_action, self.redo_action):
+            self.addAction(action)
+        self.open_action = self._action("Open image…", ["Ctrl+O"], self.choose_image_to_open)
+        self.save_action = self._action("Save image…", ["Ctrl+S"], self.choose_image_to_save)
+        self.quit_action = self._action("Quit", ["Ctrl+Q"], self.close)
+        self.clear_action = self._action("Clear canvas", ["Ctrl+Backspace"], self.document.clear_paint)
+        self.generate_action = self._action("Generate", ["Ctrl+Return", "Ctrl+Enter"], self.generate)
+        self.cancel_action = self._action("Cancel", ["Esc"], self.generation_cancel)
+        self.fit_action = self._action("Fit to window", ["F", "Ctrl+0"], self.canvas.fit)
+        self.actual_size_action = self._action("Actual pixels", ["Ctrl+1"], self.canvas.set_actual_size)
+        self.zoom_in_action = self._action("Zoom in", ["Ctrl++", "Ctrl+="], lambda: self.canvas.zoom_by(1.25))
+        self.zoom_out_action = self._action("Zoom out", ["Ctrl+-"], lambda: self.canvas.zoom_by(0.8))
+        self.show_mask_action = QAction("Show mask", self, checkable=True)
+        self.show_mask_action.setShortcut(QKeySequence("Q"))
+        self.show_mask_action.setToolTip("Show the mask as a tint (Q)")
+        self.show_mask_action.setChecked(self.document.mask_visible)
+        self.show_mask_action.toggled.connect(lambda visible: setattr(self.document, "mask_visible", visible))
+        self.document.mask_visible_changed.connect(self.show_mask_action.setChecked)
+        self.addAction(self.show_mask_action)
+        self.invert_mask_action = self._action("Invert mask", ["Ctrl+I"], self.document.invert_mask)
+        self.clear_mask_action = self._action(
+            "Clear mask", ["Ctrl+Shift+Backspace"], self.document.clear_mask
+        )
+        self.tool_actions = []
+        for tool, (label, shortcut) in TOOL_LABELS.items():
+            self.tool_actions.append(self._action(
+                label, [shortcut], lambda name=tool.value: setattr(self.tool_settings, "tool", name)
+            ))
+
+    def _create_docks(self) -> None:
+        tools_dock = QDockWidget("Tools", self)
+        tools_dock.setObjectName("toolsDock")
+        tools_dock.setWidget(self.tool_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, tools_dock)
+
+        generate_widget = QWidget()
+        generate_layout = QVBoxLayout(generate_widget)
+        generate_layout.addWidget(self.prompt_panel)
+        generate_layout.addWidget(self.progress_bar)
+        generate_layout.addWidget(self.seed_panel)
+        generate_layout.addWidget(self.parameters_panel)
+        generate_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(generate_widget)
+        scroll.setMinimumWidth(360)
+        generate_dock = QDockWidget("Generate", self)
+        generate_dock.setObjectName("generateDock")
+        generate_dock.setWidget(scroll)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, generate_dock)
+
+        tabs = QTabWidget()
+        tabs.addTab(self.result_panel, "Last result")
+        tabs.addTab(self.inspector, "Noise per step")
+        tabs.addTab(QUndoView(self.document.undo_stack), "History")
+        tabs.setMinimumHeight(260)
+        self.info_tabs = tabs
+        info_dock = QDockWidget("Result", self)
+        info_dock.setObjectName("resultDock")
+        info_dock.setWidget(tabs)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, info_dock)
+
+    def _create_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for action in (self.open_action, self.save_action, None, self.quit_action):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        for action in (self.undo_action, self.redo_action, None, self.clear_action, None,
+                       self.invert_mask_action, self.clear_mask_action):
+            edit_menu.addSeparator() if action is None else edit_menu.addAction(action)
+        view_menu = self.menuBar().addMenu("&View")
+        for action in (self.fit_action, self.actual_size_action, self.zoom_in_action, self.zoom_out_action,
+                       None, self.show_mask_action):
+            view_menu.addSeparator() if action is None else view_menu.addAction(action)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        for action in self.tool_actions:
+            tools_menu.addAction(action)
+        run_menu = self.menuBar().addMenu("&Generate")
+        run_menu.addAction(self.generate_action)
+        run_menu.addAction(self.cancel_action)
+
+    def _create_status_bar(self) -> None:
+        self.model_label = QLabel("Model: not loaded")
+        self.pointer_label = QLabel()
+        self.progress_label = QLabel()
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.progress_label)
+        bar.addPermanentWidget(self.pointer_label)
+        bar.addPermanentWidget(self.model_label)
+
+    def _connect(self) -> None:
+        self.prompt_panel.generate_requested.connect(self.generate)
+        self.prompt_panel.cancel_requested.connect(self.generation_cancel)
+        self.generation.running_changed.connect(self.prompt_panel.set_running)
+        self.generation.running_changed.connect(lambda _running: self._update_title())
+        self.generation.progress_changed.connect(self._show_progress)
+        self.generation.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.generation.error.connect(self.show_error)
+        self.service.model_loading.connect(self._on_model_loading)
+        self.service.model_ready.connect(self._on_model_ready)
+        self.service.failed.connect(self._on_engine_failed)
+        self.parameters.model_changed.connect(self._on_model_chosen)
+        self.parameters.width_changed.connect(self._on_size_chosen)
+        self.parameters.height_changed.connect(self._on_size_chosen)
+        self.document.size_changed.connect(self._on_document_resized)
+        self.canvas.pointer_moved.connect(self._show_pointer)
+        self.canvas.zoom_changed.connect(lambda _zoom: self._show_pointer(-1, -1))
+
+    # ---- generation -------------------------------------------------------------------------------
+    def generate(self) -> None:
+        self.message_bar.hide()
+        self.generation.generate()
+
+    def generation_cancel(self) -> None:
+        self.generation.cancel()
+
+    def _show_progress(self, fraction: float, text: str) -> None:
+        self.progress_bar.setValue(round(fraction * 1000))
+        self.progress_bar.setFormat(text)
+        # The permanent status-bar field follows the run; the finished message goes to the status line.
+        self.progress_label.setText(text if self.service.busy and fraction < 1 else "")
+        self._update_title()
+
+    def _update_title(self) -> None:
+        # The progress is in the title too, so it shows on the taskbar while the window is hidden.
+        running = self.service.busy and self.progress_bar.value() < 1000
+        step = self.progress_bar.format().split(" · ")[0] if running else ""
+        self.setWindowTitle(f"{step} — Latent Studio" if step else f"Latent Studio — {self._model_name}")
+
+    def show_error(self, message: str) -> None:
+        self.message_bar.show_message(message)
+        self.statusBar().showMessage(message, 10000)
+
+    # ---- model -----------------------------------------------------------------------------------------
+    def _on_model_loading(self, source: str) -> None:
+        self.model_label.setText(f"Model: loading {describe_model(source)}…")
+        self._model_name = "loading model…"
+        self._update_title()
+
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self.model_label.setText(f"Model: {info.name} ({info.device}, {info.width}×{info.height})")
+        self.model_label.setToolTip(info.source)
+        self._model_name = info.name
+        self._update_title()
+        if self._apply_model_defaults:
+            self._apply_model_defaults = False
+            self.parameters.steps = info.steps
+            self.parameters.guidance_scale = info.guidance_scale
+            self.parameters.scheduler = info.scheduler
+        if self._size_follows_model and self.document.undo_stack.count() == 0:
+            self.document.reset(info.width, info.height)
+
+    def _on_engine_failed(self, _message: str) -> None:
+        if self._model_name == "loading model…":
+            self._model_name = "no model"
+            self.model_label.setText("Model: not loaded (see the message above the canvas)")
+            self._update_title()
+
+    def _on_model_chosen(self, source: str) -> None:
+        self._apply_model_defaults = True
+        self._size_follows_model = True
+        self.service.load_model(source)
+
+    # ---- canvas size: the parameters' size and the document's size are one value -------------------
+    def _on_size_chosen(self, _value: int) -> None:
+        if self._syncing_size:
+            return
+        self._size_follows_model = False
+        self.document.resize(self.parameters.width, self.parameters.height)
+
+    def _on_document_resized(self, size: QSize) -> None:
+        self._syncing_size = True
+        try:
+            self.parameters.width, self.parameters.height = size.width(), size.height()
+        finally:
+            self._syncing_size = False
+
+    def _show_pointer(self, x: int, y: int) -> None:
+        size = self.document.size()
+        position = f"{x}, {y} · " if 0 <= x < size.width() and 0 <= y < size.height() else ""
+        self.pointer_label.setText(f"{position}{size.width()}×{size.height()} · {self.canvas.zoom:.0%}")
+
+    # ---- files ---------------------------------------------------------------------------------------
+    def open_image(self, path: str | Path) -> bool:
+        from PySide6.QtGui import QImage
+
+        image = QImage(str(path))
+        if image.isNull():
+            self.show_error(f"Could not open {path}: not an image this app can read.")
+            return False
+        self._size_follows_model = False
+        self.document.load_image(image)
+        self.canvas.fit()
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save_image(self, path: str | Path) -> bool:
+        if not self.document.flattened().save(str(path)):
+            self.show_error(
+                f"Could not save {path}: check the folder exists and the name ends in .png or .jpg."
+            )
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def choose_image_to_open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
+        if path:
+            self.open_image(path)
+
+    def choose_image_to_save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save image", "painting.png", IMAGE_FILTER)
+        if path:
+            self.save_image(path)
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self._show_pointer(-1, -1)
+            if self._load_model_on_show:
+                # After the first paint: the window is up before the worker starts importing torch.
+                QTimer.singleShot(50, lambda: self.service.load_model(self.parameters.model))
+            QTimer.singleShot(400, self.inspector.build)
+
+    def save_settings(self) -> None:
+        save_model(self.settings, "tools", self.tool_settings)
+        save_model(self.settings, "parameters", self.parameters)
+        save_model(self.settings, "seed", self.seed_state)
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        self.generation.live_timer.stop()
+        self.hide()  # the window goes at once; the engine thread may need a moment to stop
+        self.service.shutdown()
+        event.accept()

@@ -1,0 +1,216 @@
+"""What to generate, apart from the canvas and the seed: prompt, sampler settings, size, model."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+from studio.engine.request import DEFAULT_MODEL, PreviewKind
+from studio.engine.schedulers import DISPLAY_NAMES, SCHEDULER_NAMES
+from studio.ui.observable import Observable
+
+PREVIEW_LABELS = {
+    PreviewKind.NOISY_LATENT: "Noisy image (x_t)",
+    PreviewKind.PREDICTED_CLEAN: "Predicted image (x0)",
+    PreviewKind.OFF: "Off",
+}
+EMBEDDED_MODEL_LABEL = "Embedded: Landscapes"
+MIN_SIZE, MAX_SIZE, SIZE_STEP = 64, 2048, 8
+
+
+class GenerationParameters(QObject):
+    """Everything a run needs besides the canvas and the seed; persisted between launches."""
+
+    prompt_changed = Signal(str)
+    negative_prompt_changed = Signal(str)
+    steps_changed = Signal(int)
+    guidance_scale_changed = Signal(float)
+    scheduler_changed = Signal(str)
+    width_changed = Signal(int)
+    height_changed = Signal(int)
+    strength_changed = Signal(float)
+    batch_count_changed = Signal(int)
+    preview_kind_changed = Signal(str)
+    model_changed = Signal(str)
+    use_canvas_as_init_changed = Signal(bool)
+    live_painting_changed = Signal(bool)
+    live_steps_changed = Signal(int)
+
+    prompt = Observable("a sunny day with green grass and the sun on the left")
+    negative_prompt = Observable("")
+    steps = Observable(20)
+    guidance_scale = Observable(7.5)
+    scheduler = Observable("dpm++ 2m")
+    width = Observable(512)  # the canvas size: generation follows the canvas
+    height = Observable(512)
+    strength = Observable(0.75)
+    batch_count = Observable(1)
+    preview_kind = Observable(PreviewKind.NOISY_LATENT.value)
+    model = Observable(DEFAULT_MODEL)
+    use_canvas_as_init = Observable(False)
+    live_painting = Observable(False)
+    live_steps = Observable(4)
+
+
+def describe_model(source: str) -> str:
+    return EMBEDDED_MODEL_LABEL if source == DEFAULT_MODEL else source
+
+
+class ModelPicker(QComboBox):
+    """Embedded default, recently used sources, and entries that ask for a folder, a file or a hub id."""
+
+    _PICK_FOLDER, _PICK_FILE, _PICK_HUB = "\x00folder", "\x00file", "\x00hub"
+
+    def __init__(self, parameters: GenerationParameters, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.parameters = parameters
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(14)
+        self._sources: list[str] = [DEFAULT_MODEL]
+        self._show_model(parameters.model)
+        self.activated.connect(self._activated)
+        parameters.model_changed.connect(self._show_model)
+
+    def _rebuild(self) -> None:
+        self.blockSignals(True)
+        self.clear()
+        for source in self._sources:
+            self.addItem(describe_model(source), source)
+            tooltip = source or "the model shipped with the app"
+            self.setItemData(self.count() - 1, tooltip, Qt.ItemDataRole.ToolTipRole)
+        self.insertSeparator(self.count())
+        self.addItem("Open model folder…", self._PICK_FOLDER)
+        self.addItem("Open model file (.safetensors, .ckpt)…", self._PICK_FILE)
+        self.addItem("Hugging Face hub id…", self._PICK_HUB)
+        self.setCurrentIndex(max(0, self.findData(self.parameters.model)))
+        self.blockSignals(False)
+
+    def _show_model(self, source: str) -> None:
+        if source not in self._sources:
+            self._sources.insert(1, source)
+            del self._sources[8:]
+        self._rebuild()
+
+    def _activated(self, index: int) -> None:
+        choice = self.itemData(index)
+        source: str | None = choice
+        if choice == self._PICK_FOLDER:
+            folder = QFileDialog.getExistingDirectory(self, "Stable Diffusion model folder (diffusers)")
+            source = folder or None
+        elif choice == self._PICK_FILE:
+            source = QFileDialog.getOpenFileName(
+                self, "Stable Diffusion checkpoint", "", "Checkpoints (*.safetensors *.ckpt)"
+            )[0] or None
+        elif choice == self._PICK_HUB:
+            text, accepted = QInputDialog.getText(self, "Hub model", "Hugging Face model id:")
+            source = text.strip() if accepted and text.strip() else None
+        if source is None:
+            self.setCurrentIndex(max(0, self.findData(self.parameters.model)))
+            return
+        self.parameters.model = source
+
+
+class ParametersPanel(QWidget):
+    """Binds spin boxes, combos and sliders to GenerationParameters, both ways."""
+
+    def __init__(self, parameters: GenerationParameters, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.parameters = parameters
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+
+        self.model_picker = ModelPicker(parameters)
+        form.addRow("Model", self.model_picker)
+
+        self.steps_spin = QSpinBox(minimum=1, maximum=200)
+        self._bind_spin(self.steps_spin, "steps")
+        form.addRow("Steps", self.steps_spin)
+
+        self.guidance_spin = QDoubleSpinBox(minimum=0.0, maximum=30.0, singleStep=0.5, decimals=1)
+        self._bind_spin(self.guidance_spin, "guidance_scale")
+        form.addRow("Guidance", self.guidance_spin)
+
+        self.scheduler_combo = QComboBox()
+        for name in SCHEDULER_NAMES:
+            self.scheduler_combo.addItem(DISPLAY_NAMES[name], name)
+        self._bind_combo(self.scheduler_combo, "scheduler")
+        form.addRow("Sampler", self.scheduler_combo)
+
+        self.width_spin = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, singleStep=SIZE_STEP, suffix=" px")
+        self.height_spin = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, singleStep=SIZE_STEP, suffix=" px")
+        for spin in (self.width_spin, self.height_spin):
+            spin.setKeyboardTracking(False)  # one resize when typing ends, not one per digit
+        self._bind_spin(self.width_spin, "width")
+        self._bind_spin(self.height_spin, "height")
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.width_spin)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_spin)
+        form.addRow("Size", size_row)
+
+        self.use_canvas_check = QCheckBox("Use canvas as init image (sketch to image)")
+        self._bind_check(self.use_canvas_check, "use_canvas_as_init")
+        form.addRow(self.use_canvas_check)
+
+        self.strength_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=100)
+        self.strength_label = QLabel()
+        self.strength_label.setMinimumWidth(32)
+        self.strength_slider.valueChanged.connect(lambda value: setattr(parameters, "strength", value / 100))
+        parameters.strength_changed.connect(self._show_strength)
+        self._show_strength(parameters.strength)
+        self.strength_slider.setToolTip("How far the result may depart from the canvas (1 = from noise)")
+        strength_row = QHBoxLayout()
+        strength_row.addWidget(self.strength_slider, 1)
+        strength_row.addWidget(self.strength_label)
+        form.addRow("Strength", strength_row)
+
+        self.batch_spin = QSpinBox(minimum=1, maximum=16)
+        self._bind_spin(self.batch_spin, "batch_count")
+        form.addRow("Batch count", self.batch_spin)
+
+        self.preview_combo = QComboBox()
+        for kind, label in PREVIEW_LABELS.items():
+            self.preview_combo.addItem(label, kind.value)
+        self._bind_combo(self.preview_combo, "preview_kind")
+        form.addRow("Preview", self.preview_combo)
+
+        self.live_check = QCheckBox("Live painting: a short run after each stroke")
+        self._bind_check(self.live_check, "live_painting")
+        self.live_steps_spin = QSpinBox(minimum=1, maximum=50)
+        self._bind_spin(self.live_steps_spin, "live_steps")
+        form.addRow(self.live_check)
+        form.addRow("Live steps", self.live_steps_spin)
+
+    def _show_strength(self, strength: float) -> None:
+        self.strength_slider.setValue(round(strength * 100))
+        self.strength_label.setText(f"{strength:.2f}")
+
+    def _bind_spin(self, spin: QSpinBox | QDoubleSpinBox, name: str) -> None:
+        spin.setValue(getattr(self.parameters, name))
+        spin.valueChanged.connect(lambda value: setattr(self.parameters, name, value))
+        getattr(self.parameters, f"{name}_changed").connect(spin.setValue)
+
+    def _bind_combo(self, combo: QComboBox, name: str) -> None:
+        def show(value: str) -> None:
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+
+        show(getattr(self.parameters, name))
+        combo.currentIndexChanged.connect(lambda index: setattr(self.parameters, name, combo.itemData(index)))
+        getattr(self.parameters, f"{name}_changed").connect(show)
+
+    def _bind_check(self, check: QCheckBox, name: str) -> None:
+        check.setChecked(getattr(self.parameters, name))
+        check.toggled.connect(lambda checked: setattr(self.parameters, name, checked))
+        getattr(self.parameters, f"{name}_changed").connect(check.setChecked)

@@ -1,0 +1,54 @@
+"""Turn what is on screen into one frozen GenerationRequest.
+
+The mode follows the canvas: a painted mask means inpainting, a painting with "use canvas as init"
+means image-to-image, anything else is text-to-image at the canvas size.
+"""
+
+from __future__ import annotations
+
+from studio.engine.request import GenerationRequest, Mode
+from studio.ui.layers import Document
+from studio.ui.parameters import GenerationParameters
+
+
+def choose_mode(document: Document, parameters: GenerationParameters) -> Mode:
+    if not document.mask_is_empty():
+        return Mode.INPAINT
+    if parameters.use_canvas_as_init and not document.paint_is_blank():
+        return Mode.IMAGE_TO_IMAGE
+    return Mode.TEXT_TO_IMAGE
+
+
+def build_request(
+    document: Document,
+    parameters: GenerationParameters,
+    seed: int,
+    *,
+    mask_feather_px: int = 4,
+    live: bool = False,
+) -> GenerationRequest:
+    """Raises RequestError (a message for the user) when the values cannot make a run."""
+    mode = Mode.IMAGE_TO_IMAGE if live else choose_mode(document, parameters)
+    if live and not document.mask_is_empty():
+        mode = Mode.INPAINT
+    size = document.size()
+    init_image = document.flattened_rgb() if mode is not Mode.TEXT_TO_IMAGE else None
+    return GenerationRequest(
+        prompt=parameters.prompt.strip(),
+        negative_prompt=parameters.negative_prompt.strip(),
+        mode=mode,
+        seed=seed,
+        steps=parameters.live_steps if live else parameters.steps,
+        guidance_scale=parameters.guidance_scale,
+        width=size.width(),
+        height=size.height(),
+        strength=parameters.strength,
+        scheduler=parameters.scheduler,
+        init_image=init_image,
+        mask=document.mask_array() if mode is Mode.INPAINT else None,
+        mask_feather_px=mask_feather_px,
+        batch_count=1 if live else parameters.batch_count,
+        preview_kind=parameters.preview_kind,
+        model=parameters.model,
+        extra={"live": True} if live else {},
+    )

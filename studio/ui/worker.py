@@ -1,0 +1,278 @@
+"""The one bridge between the UI and the engine: an EngineWorker living in its own QThread.
+
+The engine module (and with it torch) is imported inside the worker thread on first use, so the
+window is on screen long before torch is. Only plain data crosses threads: the frozen request goes
+in; ModelInfo, StepEvent (numpy previews), GenerationResult and message strings come back. Cancel is
+a threading.Event per run, set straight from the GUI thread and read by the engine's should_stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import traceback
+import weakref
+from collections.abc import Callable
+from typing import Protocol
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from studio.engine.request import (
+    Cancelled,
+    EngineError,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    RequestError,
+    StepEvent,
+)
+
+log = logging.getLogger(__name__)
+
+
+class EngineLike(Protocol):
+    def load_model(self, source: str) -> ModelInfo: ...
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_step: Callable[[StepEvent], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> GenerationResult: ...
+
+
+def default_engine_factory() -> EngineLike:
+    from studio.engine.engine import Engine  # deferred: imports torch, in the worker thread only
+
+    return Engine()
+
+
+def user_message(error: BaseException) -> str:
+    if isinstance(error, EngineError | RequestError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return "Out of memory: try a smaller size, fewer images per batch or fewer steps."
+    if isinstance(error, ImportError):
+        return f"The engine could not start: {error}"
+    return f"Unexpected error ({type(error).__name__}): {error}"
+
+
+class EngineWorker(QObject):
+    """Runs jobs one after the other in its thread. Every job ends with job_done(job_id)."""
+
+    model_loading = Signal(str)  # source
+    model_ready = Signal(object)  # ModelInfo
+    started = Signal(object)  # GenerationRequest
+    step = Signal(object)  # StepEvent
+    finished = Signal(object)  # GenerationResult
+    cancelled = Signal()
+    failed = Signal(str)  # a message for the user
+    job_started = Signal(int)
+    job_done = Signal(int)
+
+    def __init__(self, engine_factory: Callable[[], EngineLike] = default_engine_factory) -> None:
+        super().__init__()
+        self._engine_factory = engine_factory
+        self._engine: EngineLike | None = None
+        self._loaded_source: str | None = None
+
+    def _ensure_model(self, source: str) -> None:
+        if self._engine is None:
+            self.model_loading.emit(source)
+            self._engine = self._engine_factory()
+        if source != self._loaded_source:
+            self.model_loading.emit(source)
+            self._loaded_source = None
+            info = self._engine.load_model(source)
+            self._loaded_source = source
+            self.model_ready.emit(info)
+
+    @Slot()
+    def lower_priority(self) -> None:
+        """Let the GUI thread win the CPU over the engine (and the math threads it starts later).
+
+        On Linux a nice value is per thread and inherited by threads it creates; elsewhere it would
+        renice the whole process, so this is Linux only.
+        """
+        if sys.platform == "linux":
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+    @Slot(int, str)
+    def load_model(self, job_id: int, source: str) -> None:
+        self.job_started.emit(job_id)
+        try:
+            self._ensure_model(source)
+        except Exception as error:  # any failure becomes a message; the app keeps working
+            log.warning("loading %r failed:\n%s", source, traceback.format_exc())
+            self.failed.emit(user_message(error))
+        finally:
+            self.job_done.emit(job_id)
+
+    @Slot(int, object, object)
+    def generate(self, job_id: int, request: GenerationRequest, cancel: threading.Event) -> None:
+        self.job_started.emit(job_id)
+        try:
+            if cancel.is_set():  # superseded while queued (live painting): skip without touching torch
+                self.cancelled.emit()
+                return
+            self.started.emit(request)
+            self._ensure_model(request.model)
+
+            def on_step(event: StepEvent) -> None:
+                if not cancel.is_set():
+                    self.step.emit(event)
+
+            result = self._engine.generate(request, on_step=on_step, should_stop=cancel.is_set)
+            if cancel.is_set():
+                self.cancelled.emit()
+            else:
+                self.finished.emit(result)
+        except Cancelled:
+            self.cancelled.emit()
+        except Exception as error:
+            log.warning("generation failed:\n%s", traceback.format_exc())
+            self.failed.emit(user_message(error))
+        finally:
+            self.job_done.emit(job_id)
+
+
+_live_threads: weakref.WeakSet[QThread] = weakref.WeakSet()
+
+
+def running_threads() -> list[QThread]:
+    """Engine threads still running; tests fail when one outlives its test."""
+    return [thread for thread in list(_live_threads) if thread.isRunning()]
+
+
+class EngineService(QObject):
+    """GUI-side owner of the worker thread. Submitting a run cancels the one going; signals from runs
+    that were superseded are dropped here, so the window only ever hears about the current run."""
+
+    model_loading = Signal(str)
+    model_ready = Signal(object)
+    run_started = Signal(object)  # GenerationRequest
+    step = Signal(object)
+    finished = Signal(object)
+    cancelled = Signal()
+    failed = Signal(str)
+    busy_changed = Signal(bool)
+
+    _load_requested = Signal(int, str)
+    _generate_requested = Signal(int, object, object)
+
+    def __init__(
+        self, engine_factory: Callable[[], EngineLike] = default_engine_factory, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("engine")
+        self._worker = EngineWorker(engine_factory)
+        self._worker.moveToThread(self._thread)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._thread.started.connect(self._worker.lower_priority)
+        self._load_requested.connect(self._worker.load_model)
+        self._generate_requested.connect(self._worker.generate)
+        self._worker.model_loading.connect(self.model_loading)
+        self._worker.model_ready.connect(self.model_ready)
+        self._worker.job_started.connect(self._on_job_started)
+        self._worker.started.connect(self._on_started)
+        self._worker.step.connect(self._on_step)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.cancelled.connect(self._on_cancelled)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.job_done.connect(self._on_job_done)
+        self._next_job_id = 0
+        self._pending: dict[int, threading.Event | None] = {}  # queued or running jobs, in order
+        self._current_run: int | None = None  # the latest generate job: the only one the UI hears of
+        self._running_job: int | None = None  # the job the worker is executing now
+        self._busy = False
+        self._thread.start()
+        _live_threads.add(self._thread)
+
+    @property
+    def busy(self) -> bool:
+        """True while the latest run is queued or going."""
+        return self._busy
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busy_changed.emit(busy)
+
+    def _new_job(self, cancel: threading.Event | None) -> int:
+        self._next_job_id += 1
+        self._pending[self._next_job_id] = cancel
+        return self._next_job_id
+
+    def load_model(self, source: str) -> None:
+        self._load_requested.emit(self._new_job(None), source)
+
+    def submit(self, request: GenerationRequest) -> None:
+        """Start a run, cancelling any run still queued or going."""
+        self.cancel()
+        cancel = threading.Event()
+        job_id = self._new_job(cancel)
+        self._current_run = job_id
+        self._set_busy(True)
+        self._generate_requested.emit(job_id, request, cancel)
+
+    def cancel(self) -> None:
+        for event in self._pending.values():
+            if event is not None:
+                event.set()
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Cancel everything and stop the thread; True when it stopped in time."""
+        self.cancel()
+        self._thread.quit()
+        stopped = self._thread.wait(timeout_ms)
+        if not stopped:
+            log.error("the engine thread did not stop within %d ms", timeout_ms)
+        return stopped
+
+    # ---- from the worker (queued, so in the GUI thread, in the order emitted) --------------------
+    def _is_current(self) -> bool:
+        return self._running_job is not None and self._running_job == self._current_run
+
+    def _on_job_started(self, job_id: int) -> None:
+        self._running_job = job_id
+
+    def _on_started(self, request: GenerationRequest) -> None:
+        if self._is_current():
+            self.run_started.emit(request)
+
+    def _on_step(self, event: StepEvent) -> None:
+        cancel = self._pending.get(self._running_job) if self._running_job else None
+        if self._is_current() and cancel is not None and not cancel.is_set():
+            self.step.emit(event)
+
+    def _on_finished(self, result: GenerationResult) -> None:
+        if not self._is_current():
+            return
+        # The user may have pressed Cancel after the worker finished but before this arrived: honour it.
+        cancel = self._pending.get(self._running_job)
+        if cancel is not None and cancel.is_set():
+            self.cancelled.emit()
+        else:
+            self.finished.emit(result)
+
+    def _on_cancelled(self) -> None:
+        if self._is_current():
+            self.cancelled.emit()
+
+    def _on_failed(self, message: str) -> None:
+        # Loading failures (no run) and the current run's failures both reach the user.
+        is_model_load = self._pending.get(self._running_job, False) is None
+        if is_model_load or self._is_current():
+            self.failed.emit(message)
+
+    def _on_job_done(self, job_id: int) -> None:
+        self._pending.pop(job_id, None)
+        self._running_job = None
+        if job_id == self._current_run:
+            self._current_run = None
+            self._set_busy(False)

@@ -1,0 +1,65 @@
+"""A stand-in engine for UI tests that need exact control (failures, timing) without torch."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from studio.engine.request import (
+    Cancelled,
+    EngineError,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    StepEvent,
+)
+
+
+class FakeEngine:
+    """Each step takes `step_seconds` (waiting in the worker thread) and sends a 16x16 preview."""
+
+    def __init__(self, step_seconds: float = 0.01, fail_with: str | None = None, size: int = 64) -> None:
+        self.step_seconds, self.fail_with, self.size = step_seconds, fail_with, size
+        self.loaded: list[str] = []
+        self.requests: list[GenerationRequest] = []
+        self.step_gate: threading.Event | None = None  # when set by a test, each step waits for it
+
+    def load_model(self, source: str) -> ModelInfo:
+        if source.startswith("missing"):
+            raise EngineError(
+                f"No model at {source}: choose a diffusers folder, a .safetensors file or a hub id"
+            )
+        self.loaded.append(source)
+        return ModelInfo(source or "fake", source, "cpu", self.size, self.size, 12, 6.0, "euler")
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_step: Callable[[StepEvent], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> GenerationResult:
+        self.requests.append(request)
+        if self.fail_with:
+            raise EngineError(self.fail_with)
+        width, height = request.width or self.size, request.height or self.size
+        started = time.perf_counter()
+        images, seeds = [], []
+        for index in range(request.batch_count):
+            for step in range(1, request.steps + 1):
+                if self.step_gate is not None:
+                    self.step_gate.wait(5)
+                threading.Event().wait(self.step_seconds)
+                if should_stop is not None and should_stop():
+                    raise Cancelled()
+                if on_step is not None:
+                    shade = int(255 * step / request.steps)
+                    on_step(StepEvent(index, request.batch_count, step, request.steps, 1000.0 - step,
+                                      float(request.steps - step), np.full((16, 16, 3), shade, np.uint8),
+                                      time.perf_counter() - started))
+            seed = request.seed_of(index)
+            images.append(np.full((height, width, 3), (seed % 200, 40, 90), np.uint8))
+            seeds.append(seed)
+        return GenerationResult(request, tuple(images), tuple(seeds), "fake", time.perf_counter() - started)

@@ -1,0 +1,197 @@
+"""Painting on the canvas with the pointer, undoing and redoing it, and the canvas tools."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QColor, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from studio.ui.image_convert import alpha_from_qimage
+from studio.ui.layers import Document
+from studio.ui.tools import ToolName, ToolSettings, make_tool
+from tests.ui.conftest import drag
+
+
+def canvas_point(window, x: float, y: float) -> QPointF:
+    return window.canvas.to_widget(QPointF(x, y))
+
+
+def test_strokes_paint_and_undo_redo_through_shortcuts(window, qtbot) -> None:
+    window.tool_settings.colour = QColor("#ff0000")
+    window.tool_settings.brush_size = 6
+    blank = window.document.flattened_rgb()
+    drag(window.canvas, [canvas_point(window, 10, 10), canvas_point(window, 50, 10)])
+    after_first = window.document.flattened_rgb()
+    assert tuple(after_first[10, 30]) == (255, 0, 0)
+    drag(window.canvas, [canvas_point(window, 10, 40), canvas_point(window, 50, 40)])
+    after_second = window.document.flattened_rgb()
+    assert tuple(after_second[40, 30]) == (255, 0, 0)
+    assert window.document.undo_stack.count() == 2
+
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(window.document.flattened_rgb(), after_first)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(window.document.flattened_rgb(), blank)
+    control_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, control_shift)
+    assert np.array_equal(window.document.flattened_rgb(), after_first)
+
+
+def test_translucent_brush_does_not_darken_where_a_stroke_crosses_itself() -> None:
+    document = Document(64, 64)
+    settings = ToolSettings()
+    settings.colour, settings.brush_size, settings.brush_opacity = QColor("#000000"), 8, 0.5
+    brush = make_tool(ToolName.BRUSH, document, settings)
+    brush.press(QPointF(5, 30), 1.0)
+    for x in range(6, 60, 3):  # many short segments overlapping each other
+        brush.move(QPointF(x, 30), 1.0)
+    brush.move(QPointF(30, 5), 1.0)
+    brush.move(QPointF(30, 58), 1.0)  # crosses the first line
+    brush.release(QPointF(30, 58))
+    rgb = document.flattened_rgb()
+    assert abs(int(rgb[30, 15, 0]) - 127) <= 2  # half grey along the stroke
+    assert abs(int(rgb[30, 30, 0]) - 127) <= 2  # and the same where it crosses itself
+    assert document.undo_stack.count() == 1
+
+
+def test_pressure_scales_the_brush_width() -> None:
+    document = Document(64, 64)
+    settings = ToolSettings()
+    settings.brush_size = 20
+    brush = make_tool(ToolName.BRUSH, document, settings)
+    for pressure, row in ((1.0, 16), (0.25, 48)):
+        brush.press(QPointF(10, row), pressure)
+        brush.move(QPointF(54, row), pressure)
+        brush.release(QPointF(54, row))
+    alpha = alpha_from_qimage(document.paint.image)
+    full_width = (alpha[:32, 32] > 128).sum()
+    light_width = (alpha[32:, 32] > 128).sum()
+    assert full_width >= 18 and light_width <= 7
+
+
+def test_eraser_and_clear_are_undoable(window) -> None:
+    document = window.document
+    window.tool_settings.brush_size = 10
+    drag(window.canvas, [canvas_point(window, 5, 32), canvas_point(window, 60, 32)])
+    painted = document.flattened_rgb()
+    window.tool_settings.tool = ToolName.ERASER.value
+    drag(window.canvas, [canvas_point(window, 32, 5), canvas_point(window, 32, 60)])
+    assert tuple(document.flattened_rgb()[32, 32]) == (255, 255, 255)
+    assert tuple(document.flattened_rgb()[32, 10]) == tuple(painted[32, 10])
+    window.clear_action.trigger()
+    assert document.paint_is_blank()
+    document.undo_stack.undo()
+    document.undo_stack.undo()
+    assert np.array_equal(document.flattened_rgb(), painted)
+
+
+def test_colour_picker_takes_the_colour_under_the_pointer(window) -> None:
+    window.tool_settings.colour = QColor("#2f6fb5")
+    window.tool_settings.brush_size = 12
+    drag(window.canvas, [canvas_point(window, 20, 20), canvas_point(window, 30, 20)])
+    window.tool_settings.colour = QColor("#000000")
+    window.tool_settings.tool = ToolName.PICKER.value
+    drag(window.canvas, [canvas_point(window, 25, 20)])
+    assert window.tool_settings.colour.name() == "#2f6fb5"
+    assert window.document.undo_stack.count() == 1  # picking is not an edit
+
+
+def test_palette_swatch_sets_the_colour_and_brush(window) -> None:
+    window.tool_settings.tool = ToolName.PICKER.value
+    swatch = window.tool_panel.findChildren(type(window.tool_panel.tool_buttons[ToolName.BRUSH]))
+    sun = next(button for button in swatch if button.toolTip() == "sun")
+    sun.click()
+    assert window.tool_settings.colour.name() == "#ffd83a"
+    assert window.tool_settings.tool == ToolName.BRUSH.value
+
+
+def test_wheel_zooms_about_the_pointer_and_fit_restores(window, qtbot) -> None:
+    canvas = window.canvas
+    window.fit_action.trigger()
+    fitted = canvas.zoom
+    anchor = canvas_point(window, 16, 16)
+    event = QWheelEvent(
+        anchor, canvas.mapToGlobal(anchor), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )
+    QApplication.sendEvent(canvas, event)
+    assert canvas.zoom > fitted * 1.3
+    under = canvas.to_canvas(anchor)
+    assert abs(under.x() - 16) < 0.01 and abs(under.y() - 16) < 0.01  # the pixel under the pointer stays
+    window.fit_action.trigger()
+    assert canvas.zoom == fitted
+
+
+def test_space_drag_pans_without_painting(window, qtbot) -> None:
+    canvas = window.canvas
+    canvas.setFocus()
+    before = canvas.to_canvas(QPointF(100, 100))
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    drag(canvas, [QPointF(100, 100), QPointF(140, 120)])
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    after = canvas.to_canvas(QPointF(100, 100))
+    assert after != before
+    assert window.document.undo_stack.count() == 0
+    assert window.document.paint_is_blank()
+
+
+def test_mask_brush_invert_clear_and_rectangle_each_undo(window) -> None:
+    document = window.document
+    window.tool_settings.tool = ToolName.MASK_BRUSH.value
+    window.tool_settings.mask_size = 10
+    drag(window.canvas, [canvas_point(window, 5, 10), canvas_point(window, 60, 10)])
+    assert document.mask_array()[10, 30] == 255
+    assert document.paint_is_blank()  # the mask is its own layer
+    window.tool_settings.tool = ToolName.MASK_ERASER.value
+    drag(window.canvas, [canvas_point(window, 30, 2), canvas_point(window, 30, 20)])
+    assert document.mask_array()[10, 30] == 0 and document.mask_array()[10, 10] == 255
+    window.tool_settings.tool = ToolName.MASK_RECTANGLE.value
+    drag(window.canvas, [canvas_point(window, 40, 40), canvas_point(window, 50, 56)])
+    mask = document.mask_array()
+    assert mask[45, 45] == 255 and mask[45, 30] == 0
+    window.invert_mask_action.trigger()
+    assert document.mask_array()[45, 30] == 255 and document.mask_array()[45, 45] == 0
+    window.clear_mask_action.trigger()
+    assert document.mask_is_empty()
+    texts = [document.undo_stack.text(i) for i in range(document.undo_stack.count())]
+    assert texts == ["Mask stroke", "Mask eraser", "Mask from selection", "Invert mask", "Clear mask"]
+    for _ in texts[2:]:
+        document.undo_stack.undo()
+    assert document.mask_array()[10, 10] == 255 and document.mask_array()[45, 45] == 0
+
+
+def test_mask_visibility_toggles_with_q(window, qtbot) -> None:
+    window.canvas.setFocus()
+    assert window.document.mask_visible
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Q)
+    assert not window.document.mask_visible
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Q)
+    assert window.document.mask_visible
+
+
+def test_resize_and_open_and_save(window, tmp_path) -> None:
+    document = window.document
+    window.parameters.width = 96
+    assert document.size().width() == 96 and document.size().height() == 64
+    document.undo_stack.undo()
+    assert document.size().width() == 64 and window.parameters.width == 64
+    path = tmp_path / "painting.png"
+    window.tool_settings.brush_size = 8
+    drag(window.canvas, [canvas_point(window, 10, 10), canvas_point(window, 20, 10)])
+    assert window.save_image(path)
+    document.reset(32, 32)
+    assert window.open_image(path)
+    assert document.size().width() == 64 and window.parameters.width == 64
+    assert not document.paint_is_blank()
+    assert not window.open_image(tmp_path / "missing.png")
+    assert "Could not open" in window.message_bar.message
+    assert document.size().width() == 64  # nothing lost
+
+
+def test_region_commands_touch_only_their_rectangle() -> None:
+    document = Document(32, 32)
+    document.add_mask_rect(QRect(QPoint(4, 4), QPoint(9, 9)))
+    mask = document.mask_array()
+    assert mask[4:10, 4:10].min() == 255 and mask.sum() == 36 * 255

@@ -1,0 +1,83 @@
+"""The EngineService's promises, with a fake engine for exact control: one terminal signal per run,
+superseded runs stay silent, errors arrive as messages."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from studio.engine.request import GenerationRequest
+from studio.ui.worker import EngineService
+from tests.ui.fake_engine import FakeEngine
+
+
+@pytest.fixture
+def make_service():
+    services: list[EngineService] = []
+
+    def make(engine: FakeEngine) -> EngineService:
+        services.append(EngineService(lambda: engine))
+        return services[-1]
+
+    yield make
+    for service in services:
+        service.shutdown()
+
+
+def request(seed: int = 1, steps: int = 3) -> GenerationRequest:
+    return GenerationRequest(prompt="x", seed=seed, steps=steps, width=32, height=32, model="fake")
+
+
+def test_a_new_run_supersedes_the_one_going_and_only_it_reports(qtbot, make_service) -> None:
+    engine = FakeEngine()
+    engine.step_gate = threading.Event()  # hold the first run at its first step
+    service = make_service(engine)
+    heard: list[str] = []
+    service.finished.connect(lambda result: heard.append(f"finished {result.request.seed}"))
+    service.cancelled.connect(lambda: heard.append("cancelled"))
+    service.run_started.connect(lambda req: heard.append(f"started {req.seed}"))
+    with qtbot.waitSignal(service.run_started, timeout=30_000):
+        service.submit(request(seed=1))
+    service.submit(request(seed=2))
+    service.submit(request(seed=3))  # seed 2 never starts: cancelled while queued
+    engine.step_gate.set()
+    with qtbot.waitSignal(service.busy_changed, timeout=30_000, check_params_cb=lambda busy: not busy):
+        pass
+    assert heard == ["started 1", "started 3", "finished 3"]
+    assert [r.seed for r in engine.requests] == [1, 3]
+
+
+def test_cancel_reports_once_and_no_result(qtbot, make_service) -> None:
+    engine = FakeEngine()
+    service = make_service(engine)
+    finished: list[object] = []
+    service.finished.connect(finished.append)
+    with qtbot.waitSignal(service.step, timeout=30_000):
+        service.submit(request(steps=500))
+    with qtbot.waitSignal(service.cancelled, timeout=30_000):
+        service.cancel()
+    qtbot.waitUntil(lambda: not service.busy)
+    assert finished == []
+
+
+def test_engine_errors_arrive_as_messages(qtbot, make_service) -> None:
+    service = make_service(FakeEngine(fail_with="Out of memory: try a smaller size."))
+    with qtbot.waitSignal(service.failed, timeout=30_000) as failed:
+        service.submit(request())
+    assert failed.args == ["Out of memory: try a smaller size."]
+    with qtbot.waitSignal(service.failed, timeout=30_000) as failed:
+        service.load_model("missing-model")
+    assert "No model at missing-model" in failed.args[0]
+
+
+def test_an_unexpected_exception_is_a_message_not_a_crash(qtbot, make_service) -> None:
+    class Broken(FakeEngine):
+        def generate(self, *args, **kwargs):
+            raise ZeroDivisionError("boom")
+
+    service = make_service(Broken())
+    with qtbot.waitSignal(service.failed, timeout=30_000) as failed:
+        service.submit(request())
+    assert "ZeroDivisionError" in failed.args[0] and "boom" in failed.args[0]
+    assert service.shutdown(10_000)
