@@ -10,14 +10,14 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from studio.engine.request import GenerationRequest, GenerationResult, RequestError, StepEvent
+from studio.engine.request import GenerationRequest, GenerationResult, ModelInfo, RequestError, StepEvent
 from studio.ui.canvas import CanvasView
 from studio.ui.image_convert import qimage_from_rgb
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters
 from studio.ui.progress import describe_step, format_duration
-from studio.ui.request_builder import build_request
+from studio.ui.request_builder import build_request, preview_region
 from studio.ui.result_view import ResultPanel
 from studio.ui.seed_panel import SeedState
 from studio.ui.tools import ToolSettings
@@ -54,9 +54,12 @@ class GenerationController(QObject):
         self.active_request: GenerationRequest | None = None
         self.last_result: GenerationResult | None = None
         self.preview_count = 0  # previews shown for the active run (tests and the status bar read it)
+        self.model_info: ModelInfo | None = None
+        self._preview_region = None
         self._started_at = 0.0
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
         self.live_timer.timeout.connect(self.start_live_run)
+        service.model_ready.connect(lambda info: setattr(self, "model_info", info))
         service.run_started.connect(self._on_run_started)
         service.step.connect(self._on_step)
         service.finished.connect(self._on_finished)
@@ -118,12 +121,15 @@ class GenerationController(QObject):
         command = self.document.undo_stack.command(index - 1) if index > 0 else None
         if command is not None and command.text() in NOT_A_SKETCH_EDIT:
             return
+        if self.service.busy and self._is_live(self.active_request):
+            self.service.cancel()  # its picture no longer matches the canvas
         self.live_timer.start()  # restarts: only the last of quick edits starts a run
 
     # ---- from the engine service ---------------------------------------------------------------------
     def _on_run_started(self, request: GenerationRequest) -> None:
         self.active_request = request
         self.preview_count = 0
+        self._preview_region = preview_region(request, self.model_info)
         self.inspector.start_run(request.steps)
         self.progress_changed.emit(0.0, "Loading model…" if not self._is_live(request) else "Live run…")
 
@@ -137,7 +143,7 @@ class GenerationController(QObject):
             if self._is_live(self.active_request):
                 self.results.show_preview(preview)
             else:
-                self.canvas.set_preview(preview)
+                self.canvas.set_preview(preview, self._preview_region)
 
     def _on_finished(self, result: GenerationResult) -> None:
         self.canvas.set_preview(None)

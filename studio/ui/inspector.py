@@ -1,6 +1,7 @@
 """A live plot of the noise level after each step (pyqtgraph), filled from one preallocated buffer.
 
-pyqtgraph takes most of a second to import, so the plot is built only once the window is on screen.
+pyqtgraph takes most of a second to import, so the plot is built only when the user first looks at it;
+until then the buffer fills all the same.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from studio.engine.request import StepEvent
@@ -48,6 +50,13 @@ class NoiseInspector(QWidget):
                                       symbolBrush="#4aa3ff")
         self._layout.replaceWidget(self._placeholder, self._plot)
         self._placeholder.deleteLater()
+        if len(self._steps):
+            self._plot.setXRange(0, len(self._steps), padding=0.02)
+            self._curve.setData(self._steps[: self._count], self._noise[: self._count])
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.build()
 
     def start_run(self, total_steps: int) -> None:
         self._steps = np.arange(1, total_steps + 1, dtype=float)

@@ -262,6 +262,9 @@ class MainWindow(QMainWindow):
         self.service.model_ready.connect(self._on_model_ready)
         self.service.failed.connect(self._on_engine_failed)
         self.parameters.model_changed.connect(self._on_model_chosen)
+        self.parameters.live_painting_changed.connect(
+            lambda live: live and self.info_tabs.setCurrentWidget(self.result_panel)  # where live runs show
+        )
         self.parameters.width_changed.connect(self._on_size_chosen)
         self.parameters.height_changed.connect(self._on_size_chosen)
         self.document.size_changed.connect(self._on_document_resized)
@@ -384,7 +387,6 @@ class MainWindow(QMainWindow):
             if self._load_model_on_show:
                 # After the first paint: the window is up before the worker starts importing torch.
                 QTimer.singleShot(50, lambda: self.service.load_model(self.parameters.model))
-            QTimer.singleShot(400, self.inspector.build)
 
     def save_settings(self) -> None:
         save_model(self.settings, "tools", self.tool_settings)

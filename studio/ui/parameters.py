@@ -47,6 +47,8 @@ class GenerationParameters(QObject):
     use_canvas_as_init_changed = Signal(bool)
     live_painting_changed = Signal(bool)
     live_steps_changed = Signal(int)
+    inpaint_only_masked_changed = Signal(bool)
+    inpaint_padding_px_changed = Signal(int)
 
     prompt = Observable("a sunny day with green grass and the sun on the left")
     negative_prompt = Observable("")
@@ -62,6 +64,8 @@ class GenerationParameters(QObject):
     use_canvas_as_init = Observable(False)
     live_painting = Observable(False)
     live_steps = Observable(4)
+    inpaint_only_masked = Observable(True)  # crop around the mask, generate at the model's size, paste back
+    inpaint_padding_px = Observable(32)
 
 
 def describe_model(source: str) -> str:
@@ -185,6 +189,16 @@ class ParametersPanel(QWidget):
             self.preview_combo.addItem(label, kind.value)
         self._bind_combo(self.preview_combo, "preview_kind")
         form.addRow("Preview", self.preview_combo)
+
+        self.only_masked_check = QCheckBox("Inpaint only the masked area, at the model's size")
+        self.only_masked_check.setToolTip(
+            "Crop around the mask (plus padding), generate there at full model resolution, paste back"
+        )
+        self._bind_check(self.only_masked_check, "inpaint_only_masked")
+        self.padding_spin = QSpinBox(minimum=0, maximum=512, suffix=" px")
+        self._bind_spin(self.padding_spin, "inpaint_padding_px")
+        form.addRow(self.only_masked_check)
+        form.addRow("Mask padding", self.padding_spin)
 
         self.live_check = QCheckBox("Live painting: a short run after each stroke")
         self._bind_check(self.live_check, "live_painting")

@@ -6,7 +6,10 @@ means image-to-image, anything else is text-to-image at the canvas size.
 
 from __future__ import annotations
 
-from studio.engine.request import GenerationRequest, Mode
+from PySide6.QtCore import QRect
+
+from studio.engine import images
+from studio.engine.request import GenerationRequest, Mode, ModelInfo
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters
 
@@ -47,8 +50,20 @@ def build_request(
         init_image=init_image,
         mask=document.mask_array() if mode is Mode.INPAINT else None,
         mask_feather_px=mask_feather_px,
+        inpaint_only_masked=parameters.inpaint_only_masked,
+        inpaint_padding_px=parameters.inpaint_padding_px,
         batch_count=1 if live else parameters.batch_count,
         preview_kind=parameters.preview_kind,
         model=parameters.model,
         extra={"live": True} if live else {},
     )
+
+
+def preview_region(request: GenerationRequest, model: ModelInfo | None) -> QRect | None:
+    """Where on the canvas this run's previews belong: the crop around the mask for an "only masked"
+    inpaint (computed by the engine's own pure function, so the two cannot disagree), else all of it."""
+    if request.mode is not Mode.INPAINT or not request.inpaint_only_masked or model is None:
+        return None
+    repaint = images.repaint_region(images.feather_mask(request.mask, request.mask_feather_px))
+    box = images.crop_around_mask(repaint, request.inpaint_padding_px, model.width / model.height)
+    return QRect(box.left, box.top, box.width, box.height)

@@ -8,10 +8,7 @@ a threading.Event per run, set straight from the GUI thread and read by the engi
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import sys
 import threading
 import traceback
 import weakref
@@ -90,17 +87,6 @@ class EngineWorker(QObject):
             self._loaded_source = source
             self.model_ready.emit(info)
 
-    @Slot()
-    def lower_priority(self) -> None:
-        """Let the GUI thread win the CPU over the engine (and the math threads it starts later).
-
-        On Linux a nice value is per thread and inherited by threads it creates; elsewhere it would
-        renice the whole process, so this is Linux only.
-        """
-        if sys.platform == "linux":
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-
     @Slot(int, str)
     def load_model(self, job_id: int, source: str) -> None:
         self.job_started.emit(job_id)
@@ -173,7 +159,6 @@ class EngineService(QObject):
         self._worker = EngineWorker(engine_factory)
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
-        self._thread.started.connect(self._worker.lower_priority)
         self._load_requested.connect(self._worker.load_model)
         self._generate_requested.connect(self._worker.generate)
         self._worker.model_loading.connect(self.model_loading)

@@ -195,3 +195,43 @@ def test_region_commands_touch_only_their_rectangle() -> None:
     document.add_mask_rect(QRect(QPoint(4, 4), QPoint(9, 9)))
     mask = document.mask_array()
     assert mask[4:10, 4:10].min() == 255 and mask.sum() == 36 * 255
+
+
+def test_tablet_pressure_sets_the_stroke_width(window) -> None:
+    from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
+
+    pen = QPointingDevice(
+        "test pen", 1, QInputDevice.DeviceType.Stylus, QPointingDevice.PointerType.Pen,
+        QInputDevice.Capability.Position | QInputDevice.Capability.Pressure, 1, 3,
+    )
+    window.tool_settings.brush_size = 20
+
+    def tablet(kind: QTabletEvent.Type, x: float, y: float, pressure: float) -> None:
+        position = canvas_point(window, x, y)
+        released = kind == QTabletEvent.Type.TabletRelease
+        held = Qt.MouseButton.NoButton if released else Qt.MouseButton.LeftButton
+        event = QTabletEvent(
+            kind, pen, position, QPointF(window.canvas.mapToGlobal(position.toPoint())), pressure,
+            0, 0, 0, 0, 0, Qt.KeyboardModifier.NoModifier, Qt.MouseButton.LeftButton, held,
+        )
+        QApplication.sendEvent(window.canvas, event)
+
+    tablet(QTabletEvent.Type.TabletPress, 6, 32, 0.2)
+    tablet(QTabletEvent.Type.TabletMove, 58, 32, 0.2)
+    tablet(QTabletEvent.Type.TabletRelease, 58, 32, 0.0)
+    alpha = alpha_from_qimage(window.document.paint.image)
+    assert 2 <= (alpha[:, 32] > 128).sum() <= 6  # 20 px at a fifth of full pressure
+    assert window.document.undo_stack.count() == 1
+
+
+def test_ctrl_enter_in_the_prompt_box_generates_and_escape_cancels(window, qtbot, fake_engine) -> None:
+    window.parameters.steps = 500
+    window.prompt_panel.prompt_edit.setFocus()
+    with qtbot.waitSignal(window.service.run_started, timeout=30_000):
+        control = Qt.KeyboardModifier.ControlModifier
+        qtbot.keyClick(window.prompt_panel.prompt_edit, Qt.Key.Key_Return, control)
+    assert "\n" not in window.parameters.prompt
+    with qtbot.waitSignal(window.service.cancelled, timeout=30_000):
+        qtbot.keyClick(window.prompt_panel.prompt_edit, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.service.busy)
+    assert window.document.paint_is_blank()
