@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from studio.ui.main_window import MainWindow
@@ -27,6 +29,13 @@ def run_app(argv: list[str] | None = None) -> int:
     if options.model is not None:
         window.parameters.model = options.model
     window.show()
+    # Ctrl+C or a polite kill closes the window properly (settings saved, run cancelled). Python runs
+    # signal handlers only between bytecodes, so a slow timer gives it the chance during app.exec().
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda _number, _frame: window.close())
+    signal_timer = QTimer(interval=250)
+    signal_timer.timeout.connect(lambda: None)
+    signal_timer.start()
     return app.exec()
 
 

@@ -57,6 +57,7 @@ class GenerationController(QObject):
         self.model_info: ModelInfo | None = None
         self._preview_region = None
         self._started_at = 0.0
+        self._run_active = False  # between run_started and its end; model-loading failures have none
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
         self.live_timer.timeout.connect(self.start_live_run)
         service.model_ready.connect(lambda info: setattr(self, "model_info", info))
@@ -128,6 +129,7 @@ class GenerationController(QObject):
     # ---- from the engine service ---------------------------------------------------------------------
     def _on_run_started(self, request: GenerationRequest) -> None:
         self.active_request = request
+        self._run_active = True
         self.preview_count = 0
         self._preview_region = preview_region(request, self.model_info)
         self.inspector.start_run(request.steps)
@@ -146,6 +148,7 @@ class GenerationController(QObject):
                 self.canvas.set_preview(preview, self._preview_region)
 
     def _on_finished(self, result: GenerationResult) -> None:
+        self._run_active = False
         self.canvas.set_preview(None)
         self.last_result = result
         self.results.set_images(result.images, result.seeds)
@@ -164,11 +167,14 @@ class GenerationController(QObject):
             self.document.apply_result(self.last_result.images[index])
 
     def _on_cancelled(self) -> None:
+        self._run_active = False
         self.canvas.set_preview(None)
         self.progress_changed.emit(0.0, "Cancelled")
         self.status_changed.emit("Cancelled: the canvas is as it was")
 
     def _on_failed(self, message: str) -> None:
-        self.canvas.set_preview(None)
-        self.progress_changed.emit(0.0, "Failed")
+        if self._run_active:
+            self._run_active = False
+            self.canvas.set_preview(None)
+            self.progress_changed.emit(0.0, "Failed")
         self.error.emit(message)

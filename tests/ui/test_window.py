@@ -1,0 +1,63 @@
+"""Window-level behaviour with a fake engine: model state, errors, batches, title."""
+
+from __future__ import annotations
+
+import numpy as np
+
+TIMEOUT_MS = 30_000
+
+
+def test_a_model_that_fails_to_load_shows_a_message_and_leaves_progress_alone(window, qtbot) -> None:
+    with qtbot.waitSignal(window.service.failed, timeout=TIMEOUT_MS):
+        window.parameters.model = "missing-model-folder"
+    assert "No model at missing-model-folder" in window.message_bar.message
+    assert window.progress_bar.format() == "Ready"
+    assert "not loaded" in window.model_label.text()
+    assert window.windowTitle() == "Latent Studio — no model"
+
+
+def test_a_loaded_model_names_itself_and_gives_a_blank_canvas_its_size(window, qtbot, fake_engine) -> None:
+    fake_engine.size = 96
+    window.document.undo_stack.clear()
+    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
+        window.parameters.model = "/models/sd"
+    assert window.windowTitle() == "Latent Studio — /models/sd"
+    assert window.document.size().width() == 96 and window.parameters.width == 96
+    assert window.parameters.steps == 12 and window.parameters.scheduler == "euler"  # the model's defaults
+
+
+def test_a_batch_shows_every_image_and_any_can_be_applied(window, qtbot) -> None:
+    window.parameters.batch_count = 3
+    window.parameters.steps = 2
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS) as finished:
+        window.generate_action.trigger()
+    result = finished.args[0]
+    panel = window.result_panel
+    assert panel.thumbnails.count() == 3 and not panel.thumbnails.isHidden()
+    assert np.array_equal(window.document.flattened_rgb(), result.images[0])
+    panel.thumbnails.setCurrentRow(2)
+    panel.apply_button.click()
+    assert np.array_equal(window.document.flattened_rgb(), result.images[2])
+    window.undo_action.trigger()
+    assert np.array_equal(window.document.flattened_rgb(), result.images[0])
+    assert window.seed_panel.result_seeds_label.text() == ", ".join(map(str, result.seeds))
+
+
+def test_the_title_shows_the_step_while_running(window, qtbot) -> None:
+    window.parameters.steps = 150
+    titles: list[str] = []
+    window.service.step.connect(lambda _event: titles.append(window.windowTitle()))
+    with qtbot.waitSignal(window.service.step, timeout=TIMEOUT_MS):
+        window.generate_action.trigger()
+    with qtbot.waitSignal(window.service.cancelled, timeout=TIMEOUT_MS):
+        window.cancel_action.trigger()
+    assert titles and titles[0].startswith("Step 1/150")
+    qtbot.waitUntil(lambda: not window.service.busy)
+    assert window.windowTitle().startswith("Latent Studio")
+
+
+def test_a_request_the_engine_would_refuse_is_explained_before_any_run(window, fake_engine) -> None:
+    window.document.reset(4, 4)  # below the engine's 8-pixel minimum
+    window.generate_action.trigger()
+    assert "width must be between" in window.message_bar.message
+    assert fake_engine.requests == [] and not window.service.busy
