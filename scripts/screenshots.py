@@ -2,7 +2,8 @@
 
 Starts the app (`python -m studio.ui.app`) in its own process on an X display, drives it like a user
 with xdotool (mouse strokes on the canvas, a palette click, Ctrl+Enter) and captures the window with
-ImageMagick's `import`: docs/app_running.png mid-run and docs/app_done.png when the result is in.
+ImageMagick's `import`: docs/app_running.png mid-run and docs/app_done.png when the result is in,
+then the same for an inpainting run over a mask rectangle (docs/app_inpaint_*.png).
 Without a display it starts itself under xvfb-run. Needs: apt-get install xvfb xdotool imagemagick.
 
     python scripts/screenshots.py [--model PATH] [--steps 40] [--size 512]
@@ -112,6 +113,27 @@ def click(window_id: str, x: int, y: int) -> None:
     run("xdotool", "mousemove", "--window", window_id, str(x), str(y), "click", "1")
 
 
+def generate_and_capture(window_id: str, running_name: str, done_name: str) -> None:
+    """Ctrl+Enter, a screenshot once half the steps are done, another when the result is in."""
+    run("xdotool", "key", "--window", window_id, "ctrl+Return")
+    wait_for(lambda: window_title(window_id).startswith("Step"), 120, "the run to start", poll_s=0.05)
+
+    def past_half() -> bool:
+        title = window_title(window_id)
+        if not title.startswith("Step"):
+            return False
+        done, total = title.split()[1].split("/")
+        return int(done) >= int(total) // 2
+
+    wait_for(past_half, 600, "the middle of the run", poll_s=0.05)
+    screenshot(window_id).save(DOCS / running_name)
+    print(f"saved {DOCS / running_name} at '{window_title(window_id)}'")
+    wait_for(lambda: window_title(window_id).startswith("Latent Studio"), 600, "the result", poll_s=0.2)
+    time.sleep(0.5)
+    screenshot(window_id).save(DOCS / done_name)
+    print(f"saved {DOCS / done_name}")
+
+
 def build_tiny_model(folder: Path) -> Path:
     code = (
         "import sys\n"
@@ -191,24 +213,14 @@ def main() -> None:
         time.sleep(0.3)
         screenshot(window_id).save(work / "sketch.png")
 
-        run("xdotool", "key", "--window", window_id, "ctrl+Return")
-        wait_for(lambda: window_title(window_id).startswith("Step"), 120, "the run to start", poll_s=0.05)
-
-        def past_half() -> bool:
-            title = window_title(window_id)
-            if not title.startswith("Step"):
-                return False
-            done, total = title.split()[1].split("/")
-            return int(done) >= int(total) // 2
-
-        wait_for(past_half, 600, "the middle of the run", poll_s=0.05)
         DOCS.mkdir(exist_ok=True)
-        screenshot(window_id).save(DOCS / "app_running.png")
-        print(f"saved {DOCS / 'app_running.png'} at '{window_title(window_id)}'")
-        wait_for(lambda: window_title(window_id).startswith("Latent Studio"), 600, "the result", poll_s=0.2)
-        time.sleep(0.5)
-        screenshot(window_id).save(DOCS / "app_done.png")
-        print(f"saved {DOCS / 'app_done.png'}")
+        generate_and_capture(window_id, "app_running.png", "app_done.png")
+
+        # Inpainting: a mask rectangle over the upper right (shown as a red tint), then a run that only
+        # repaints there, its previews painted over the crop around the mask.
+        run("xdotool", "key", "--window", window_id, "r")
+        stroke(window_id, [at(0.55, 0.08), at(0.75, 0.2), at(0.92, 0.4)])
+        generate_and_capture(window_id, "app_inpaint_running.png", "app_inpaint_done.png")
         subprocess.run(["xdotool", "key", "--window", window_id, "ctrl+q"], capture_output=True)
         app.wait(60)
     finally:

@@ -23,7 +23,7 @@ from studio.ui.seed_panel import SeedState
 from studio.ui.tools import ToolSettings
 from studio.ui.worker import EngineService
 
-LIVE_DEBOUNCE_MS = 300
+LIVE_DEBOUNCE_MS = 200
 NOT_A_SKETCH_EDIT = ("Result",)  # landing a result must not start a live run of its own
 
 
@@ -77,7 +77,14 @@ class GenerationController(QObject):
 
     # ---- starting and stopping ------------------------------------------------------------------
     def generate(self) -> bool:
-        """Start a full run from the canvas; False (with a message) when the values cannot run."""
+        """Start a full run from the canvas; False (with a message) when the values cannot run.
+
+        While a full run is going this does nothing: a second Ctrl+Enter must not throw away a run
+        (Esc cancels). A live-painting run, though, simply gives way.
+        """
+        if self.service.busy and not self._is_live(self.active_request):
+            self.status_changed.emit("A run is going: Esc cancels it")
+            return False
         return self._submit(live=False)
 
     def start_live_run(self) -> bool:

@@ -288,8 +288,7 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         # The progress is in the title too, so it shows on the taskbar while the window is hidden.
-        running = self.service.busy and self.progress_bar.value() < 1000
-        step = self.progress_bar.format().split(" · ")[0] if running else ""
+        step = self.progress_bar.format().split(" · ")[0] if self.service.busy else ""
         self.setWindowTitle(f"{step} — Latent Studio" if step else f"Latent Studio — {self._model_name}")
 
     def show_error(self, message: str) -> None:

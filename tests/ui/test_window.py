@@ -61,3 +61,16 @@ def test_a_request_the_engine_would_refuse_is_explained_before_any_run(window, f
     window.generate_action.trigger()
     assert "width must be between" in window.message_bar.message
     assert fake_engine.requests == [] and not window.service.busy
+
+
+def test_generate_while_a_run_is_going_does_not_throw_it_away(window, qtbot, fake_engine) -> None:
+    window.parameters.steps = 30
+    with qtbot.waitSignal(window.service.run_started, timeout=TIMEOUT_MS):
+        window.generate_action.trigger()
+    window.generate_action.trigger()  # an accidental second Ctrl+Enter
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS) as finished:
+        pass
+    qtbot.waitUntil(lambda: not window.service.busy)
+    assert len(fake_engine.requests) == 1
+    assert window.document.undo_stack.text(window.document.undo_stack.count() - 1) == "Result"
+    assert finished.args[0].request is fake_engine.requests[0]
