@@ -6,8 +6,6 @@ cancelling any run still going; its result shows beside the canvas instead of re
 
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.engine.request import GenerationRequest, GenerationResult, ModelInfo, RequestError, StepEvent
@@ -56,7 +54,6 @@ class GenerationController(QObject):
         self.preview_count = 0  # previews shown for the active run (tests and the status bar read it)
         self.model_info: ModelInfo | None = None
         self._preview_region = None
-        self._started_at = 0.0
         self._run_active = False  # between run_started and its end; model-loading failures have none
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
         self.live_timer.timeout.connect(self.start_live_run)
@@ -108,7 +105,6 @@ class GenerationController(QObject):
             return False
         self.active_request = request
         self.preview_count = 0
-        self._started_at = time.perf_counter()
         self.service.submit(request)
         self.status_changed.emit("Starting…" if not live else "Live painting…")
         return True

@@ -26,16 +26,12 @@ class LayerKind(StrEnum):
 
 
 class Layer:
-    """One full-canvas image. The Document owns it; only undo commands replace its pixels."""
+    """One full-canvas image owned by the Document; every change to it ends up as one undo command."""
 
     def __init__(self, kind: LayerKind, size: QSize) -> None:
         self.kind = kind
         self.image = QImage(size, PAINT_FORMAT if kind is LayerKind.PAINT else MASK_FORMAT)
         self.image.fill(0)
-
-    @property
-    def display_name(self) -> str:
-        return "Paint" if self.kind is LayerKind.PAINT else "Mask"
 
 
 class Document(QObject):
@@ -98,9 +94,12 @@ class Document(QObject):
         return not self.mask_array().any()
 
     def colour_at(self, point: QPoint) -> QColor | None:
+        """The colour the user sees at `point`: the paint pixel over the white background."""
         if not self.rect().contains(point):
             return None
-        return self.flattened().pixelColor(point)
+        paint = self.paint.image.pixelColor(point)
+        alpha = paint.alphaF()
+        return QColor.fromRgbF(*(channel * alpha + 1.0 - alpha for channel in paint.getRgbF()[:3]))
 
     # ---- undoable edits ---------------------------------------------------------------------------
     def push_region_edit(self, layer: Layer, region: QRect, before: QImage, text: str) -> None:
