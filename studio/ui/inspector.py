@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from studio.engine.request import StepEvent
 
@@ -46,6 +47,8 @@ class NoiseInspector(QWidget):
         self._plot.showGrid(x=True, y=True, alpha=0.25)
         self._plot.setMouseEnabled(x=False, y=False)
         self._plot.hideButtons()
+        # pyqtgraph asks for 640 px; in a side panel the canvas should keep the room.
+        self._plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self._curve = self._plot.plot(pen=pyqtgraph.mkPen("#4aa3ff", width=2), symbol="o", symbolSize=5,
                                       symbolBrush="#4aa3ff")
         self._layout.replaceWidget(self._placeholder, self._plot)
@@ -57,6 +60,9 @@ class NoiseInspector(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.build()
+
+    def sizeHint(self) -> QSize:
+        return QSize(260, 220)
 
     def start_run(self, total_steps: int) -> None:
         self._steps = np.arange(1, total_steps + 1, dtype=float)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -167,7 +167,7 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("Quit", ["Ctrl+Q"], self.close)
         self.clear_action = self._action("Clear canvas", ["Ctrl+Backspace"], self.document.clear_paint)
         self.generate_action = self._action("Generate", ["Ctrl+Return", "Ctrl+Enter"], self.generate)
-        self.cancel_action = self._action("Cancel", ["Esc"], self.generation_cancel)
+        self.cancel_action = self._action("Cancel", ["Esc"], self.cancel_generation)
         self.fit_action = self._action("Fit to window", ["F", "Ctrl+0"], self.canvas.fit)
         self.actual_size_action = self._action("Actual pixels", ["Ctrl+1"], self.canvas.set_actual_size)
         self.zoom_in_action = self._action("Zoom in", ["Ctrl++", "Ctrl+="], lambda: self.canvas.zoom_by(1.25))
@@ -252,7 +252,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.prompt_panel.generate_requested.connect(self.generate)
-        self.prompt_panel.cancel_requested.connect(self.generation_cancel)
+        self.prompt_panel.cancel_requested.connect(self.cancel_generation)
         self.generation.running_changed.connect(self.prompt_panel.set_running)
         self.generation.running_changed.connect(lambda _running: self._update_title())
         self.generation.progress_changed.connect(self._show_progress)
@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
         self.message_bar.hide()
         self.generation.generate()
 
-    def generation_cancel(self) -> None:
+    def cancel_generation(self) -> None:
         self.generation.cancel()
 
     def _show_progress(self, fraction: float, text: str) -> None:
@@ -346,8 +346,6 @@ class MainWindow(QMainWindow):
 
     # ---- files ---------------------------------------------------------------------------------------
     def open_image(self, path: str | Path) -> bool:
-        from PySide6.QtGui import QImage
-
         image = QImage(str(path))
         if image.isNull():
             self.show_error(f"Could not open {path}: not an image this app can read.")
