@@ -50,11 +50,12 @@ def default_engine_factory() -> EngineLike:
 def user_message(error: BaseException) -> str:
     if isinstance(error, EngineError | RequestError):
         return str(error)
-    if isinstance(error, MemoryError):
-        return "Out of memory: try a smaller size, fewer images per batch or fewer steps."
+    text = str(error)
+    if isinstance(error, MemoryError) or "out of memory" in text.lower() or "can't allocate memory" in text:
+        return "Out of memory: try a smaller size or fewer images per batch, or close other programs."
     if isinstance(error, ImportError):
         return f"The engine could not start: {error}"
-    return f"Unexpected error ({type(error).__name__}): {error}"
+    return f"Unexpected error ({type(error).__name__}): {text}"
 
 
 class EngineWorker(QObject):
@@ -77,11 +78,12 @@ class EngineWorker(QObject):
         self._loaded_source: str | None = None
 
     def _ensure_model(self, source: str) -> None:
+        if self._engine is not None and source == self._loaded_source:
+            return
+        self.model_loading.emit(source)
         if self._engine is None:
-            self.model_loading.emit(source)
-            self._engine = self._engine_factory()
+            self._engine = self._engine_factory()  # the first job: this is where torch gets imported
         if source != self._loaded_source:
-            self.model_loading.emit(source)
             self._loaded_source = None
             info = self._engine.load_model(source)
             self._loaded_source = source

@@ -81,3 +81,14 @@ def test_an_unexpected_exception_is_a_message_not_a_crash(qtbot, make_service) -
         service.submit(request())
     assert "ZeroDivisionError" in failed.args[0] and "boom" in failed.args[0]
     assert service.shutdown(10_000)
+
+
+def test_running_out_of_memory_is_explained(qtbot, make_service) -> None:
+    class Starved(FakeEngine):
+        def generate(self, *args, **kwargs):
+            raise RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: can't allocate memory")
+
+    service = make_service(Starved())
+    with qtbot.waitSignal(service.failed, timeout=30_000) as failed:
+        service.submit(request())
+    assert failed.args[0].startswith("Out of memory: try a smaller size")
