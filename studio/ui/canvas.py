@@ -20,7 +20,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from studio.ui.layers import BACKGROUND, PAINT_FORMAT, Document, Layer, LayerKind
-from studio.ui.tools import Tool, ToolSettings, make_tool
+from studio.ui.tools import ColourPickerTool, Tool, ToolName, ToolSettings, make_tool
 
 MASK_TINT = QColor(230, 40, 90)
 MASK_OPACITY = 0.45
@@ -47,6 +47,7 @@ class CanvasView(QWidget):
         self._offset = QPointF(0, 0)
         self._auto_fit = True  # keep fitting the window until the user zooms
         self._tool: Tool = make_tool(tool_settings.tool, document, tool_settings)
+        self._active_tool: Tool = self._tool  # the tool of the press going on (Alt may swap in the picker)
         self._drawing = False
         self._panning_from: QPointF | None = None
         self._space_held = False
@@ -118,7 +119,8 @@ class CanvasView(QWidget):
         self.update(self.view_transform().mapRect(QRectF(region)).toAlignedRect().adjusted(-2, -2, 2, 2))
 
     def _on_size_changed(self, _size: QSize) -> None:
-        self._tool.abort()
+        self._active_tool.abort()
+        self._drawing = False
         self._rebuild_mask_overlay()
         if self._auto_fit:
             self.fit()
@@ -138,9 +140,9 @@ class CanvasView(QWidget):
         painter.end()
 
     def _on_tool_changed(self, name: str) -> None:
-        self._tool.abort()
+        self._active_tool.abort()
         self._drawing = False
-        self._tool = make_tool(name, self.document, self.tool_settings)
+        self._tool = self._active_tool = make_tool(name, self.document, self.tool_settings)
         self.update()
 
     # ---- painting ---------------------------------------------------------------------------------
@@ -183,14 +185,22 @@ class CanvasView(QWidget):
         super().resizeEvent(event)
 
     # ---- pointer input ----------------------------------------------------------------------------
-    def _start(self, position: QPointF, button: Qt.MouseButton, pressure: float) -> None:
+    def _start(
+        self, position: QPointF, button: Qt.MouseButton, pressure: float, modifiers: Qt.KeyboardModifier
+    ) -> None:
         left = button == Qt.MouseButton.LeftButton
         if button == Qt.MouseButton.MiddleButton or (left and self._space_held):
             self._panning_from = position
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
         elif left:
+            painting = self.tool_settings.tool in (ToolName.BRUSH, ToolName.ERASER)
+            if painting and modifiers & Qt.KeyboardModifier.AltModifier:
+                # Alt+click picks a colour without leaving the brush, as painting apps do.
+                self._active_tool = ColourPickerTool(self.document, self.tool_settings)
+            else:
+                self._active_tool = self._tool
             self._drawing = True
-            self._tool.press(self.to_canvas(position), pressure)
+            self._active_tool.press(self.to_canvas(position), pressure)
             self.update()
 
     def _continue(self, position: QPointF, pressure: float) -> None:
@@ -204,8 +214,8 @@ class CanvasView(QWidget):
             self.update()
             return
         if self._drawing:
-            self._tool.move(canvas_point, pressure)
-            if self._tool.selection_rect() is not None:
+            self._active_tool.move(canvas_point, pressure)
+            if self._active_tool.selection_rect() is not None:
                 self.update()
         radius = self._tool.cursor_diameter() * self._zoom / 2 + 3
         for centre in (old_hover, position):
@@ -219,11 +229,11 @@ class CanvasView(QWidget):
             self.setCursor(Qt.CursorShape.OpenHandCursor if self._space_held else Qt.CursorShape.CrossCursor)
         elif self._drawing:
             self._drawing = False
-            self._tool.release(self.to_canvas(position))
+            self._active_tool.release(self.to_canvas(position))
             self.update()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        self._start(event.position(), event.button(), 1.0)
+        self._start(event.position(), event.button(), 1.0, event.modifiers())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         self._continue(event.position(), 1.0)
@@ -236,7 +246,7 @@ class CanvasView(QWidget):
         event.accept()
         kind = event.type()
         if kind == QTabletEvent.Type.TabletPress:
-            self._start(event.position(), event.button(), event.pressure())
+            self._start(event.position(), event.button(), event.pressure(), event.modifiers())
         elif kind == QTabletEvent.Type.TabletMove:
             self._continue(event.position(), event.pressure())
         elif kind == QTabletEvent.Type.TabletRelease:
@@ -257,7 +267,7 @@ class CanvasView(QWidget):
             self._space_held = True
             self.setCursor(Qt.CursorShape.OpenHandCursor)
         elif event.key() == Qt.Key.Key_Escape and self._drawing:
-            self._tool.abort()
+            self._active_tool.abort()
             self._drawing = False
         else:
             super().keyPressEvent(event)

@@ -11,7 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -133,6 +141,7 @@ class MainWindow(QMainWindow):
             self.canvas, self.result_panel, self.inspector, self,
         )
         self._connect()
+        self.setAcceptDrops(True)  # drop an image file to open it
         self.resize(1400, 900)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
@@ -183,6 +192,8 @@ class MainWindow(QMainWindow):
         self.clear_mask_action = self._action(
             "Clear mask", ["Ctrl+Shift+Backspace"], self.document.clear_mask
         )
+        self.smaller_brush_action = self._action("Smaller brush", ["["], lambda: self.scale_brush(0.8))
+        self.larger_brush_action = self._action("Larger brush", ["]"], lambda: self.scale_brush(1.25))
         self.tool_actions = []
         for tool, (label, shortcut) in TOOL_LABELS.items():
             self.tool_actions.append(self._action(
@@ -237,6 +248,9 @@ class MainWindow(QMainWindow):
         tools_menu = self.menuBar().addMenu("&Tools")
         for action in self.tool_actions:
             tools_menu.addAction(action)
+        tools_menu.addSeparator()
+        tools_menu.addAction(self.smaller_brush_action)
+        tools_menu.addAction(self.larger_brush_action)
         run_menu = self.menuBar().addMenu("&Generate")
         run_menu.addAction(self.generate_action)
         run_menu.addAction(self.cancel_action)
@@ -270,6 +284,12 @@ class MainWindow(QMainWindow):
         self.document.size_changed.connect(self._on_document_resized)
         self.canvas.pointer_moved.connect(self._show_pointer)
         self.canvas.zoom_changed.connect(lambda _zoom: self._show_pointer(-1, -1))
+
+    def scale_brush(self, factor: float) -> None:
+        """[ and ] resize the brush of the active tool family (paint or mask)."""
+        name = "mask_size" if self.tool_settings.tool.startswith("mask") else "brush_size"
+        size = getattr(self.tool_settings, name)
+        setattr(self.tool_settings, name, float(max(1, min(400, round(size * factor)))))
 
     # ---- generation -------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -364,6 +384,16 @@ class MainWindow(QMainWindow):
             return False
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            self.open_image(files[0])
+            event.acceptProposedAction()
 
     def choose_image_to_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRect, Qt
-from PySide6.QtGui import QColor, QWheelEvent
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QColor, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from studio.ui.image_convert import alpha_from_qimage
@@ -235,3 +235,46 @@ def test_ctrl_enter_in_the_prompt_box_generates_and_escape_cancels(window, qtbot
         qtbot.keyClick(window.prompt_panel.prompt_edit, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not window.service.busy)
     assert window.document.paint_is_blank()
+
+
+def test_alt_click_with_the_brush_picks_a_colour_and_keeps_the_brush(window) -> None:
+    window.tool_settings.colour = QColor("#e3c27a")
+    window.tool_settings.brush_size = 12
+    drag(window.canvas, [canvas_point(window, 20, 20), canvas_point(window, 30, 20)])
+    window.tool_settings.colour = QColor("#000000")
+    point = canvas_point(window, 25, 20)
+    for kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
+        held = Qt.MouseButton.LeftButton if kind == QEvent.Type.MouseButtonPress else Qt.MouseButton.NoButton
+        event = QMouseEvent(kind, point, QPointF(window.canvas.mapToGlobal(point.toPoint())),
+                            Qt.MouseButton.LeftButton, held, Qt.KeyboardModifier.AltModifier)
+        QApplication.sendEvent(window.canvas, event)
+    assert window.tool_settings.colour.name() == "#e3c27a"
+    assert window.tool_settings.tool == ToolName.BRUSH.value
+    assert window.document.undo_stack.count() == 1  # no stroke from the Alt+click
+
+
+def test_brackets_resize_the_active_brush(window, qtbot) -> None:
+    window.tool_settings.brush_size, window.tool_settings.mask_size = 20, 40
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketRight)
+    assert window.tool_settings.brush_size == 25
+    window.tool_settings.tool = ToolName.MASK_BRUSH.value
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketLeft)
+    assert window.tool_settings.mask_size == 32 and window.tool_settings.brush_size == 25
+
+
+def test_dropping_an_image_file_opens_it(window, tmp_path) -> None:
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent, QImage
+
+    image = QImage(80, 48, QImage.Format.Format_RGB32)
+    image.fill(QColor("#2f6fb5"))
+    path = tmp_path / "dropped.png"
+    image.save(str(path))
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert (window.document.size().width(), window.document.size().height()) == (80, 48)
+    assert tuple(window.document.flattened_rgb()[10, 10]) == (0x2F, 0x6F, 0xB5)
