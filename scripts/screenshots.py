@@ -187,7 +187,8 @@ def main() -> None:
 
         def model_ready() -> bool:
             title = window_title(window_id)
-            return title.startswith("Latent Studio — ") and not title.endswith(("loading model…", "no model"))
+            busy = "loading model…" in title or "no model" in title
+            return title.startswith("Latent Studio — ") and not busy
 
         wait_for(model_ready, 300, "the model to load", poll_s=0.5)
         print(f"model ready after {time.monotonic() - shown_at:.1f} s: {window_title(window_id)}")

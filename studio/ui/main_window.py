@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self._model_name = "no model"
+        self._unsaved = False
         self.setWindowTitle("Latent Studio")
         self.settings = settings if settings is not None else open_settings()
         self._load_model_on_show = load_model_on_show
@@ -283,6 +284,9 @@ class MainWindow(QMainWindow):
         self.parameters.height_changed.connect(self._on_size_chosen)
         self.document.size_changed.connect(self._on_document_resized)
         self.canvas.pointer_moved.connect(self._show_pointer)
+        # A bound method, not a lambda: Qt drops the connection when the window goes, and the stack
+        # announces "clean" once more while it is being destroyed.
+        self.document.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.canvas.zoom_changed.connect(lambda _zoom: self._show_pointer(-1, -1))
 
     def scale_brush(self, factor: float) -> None:
@@ -309,7 +313,13 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         # The progress is in the title too, so it shows on the taskbar while the window is hidden.
         step = self.progress_bar.format().split(" · ")[0] if self.service.busy else ""
-        self.setWindowTitle(f"{step} — Latent Studio" if step else f"Latent Studio — {self._model_name}")
+        unsaved = " *" if self._unsaved else ""  # the painting differs from its file
+        idle_title = f"Latent Studio — {self._model_name}{unsaved}"
+        self.setWindowTitle(f"{step} — Latent Studio" if step else idle_title)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self._unsaved = not clean
+        self._update_title()
 
     def show_error(self, message: str) -> None:
         self.message_bar.show_message(message)
@@ -372,6 +382,7 @@ class MainWindow(QMainWindow):
             return False
         self._size_follows_model = False
         self.document.load_image(image)
+        self.document.undo_stack.setClean()  # what is on the canvas is what is in the file
         self.canvas.fit()
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
@@ -382,6 +393,7 @@ class MainWindow(QMainWindow):
                 f"Could not save {path}: check the folder exists and the name ends in .png or .jpg."
             )
             return False
+        self.document.undo_stack.setClean()
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
@@ -31,6 +31,8 @@ class PromptPanel(QWidget):
         font.setBold(True)
         self.action_button.setFont(font)
         self.action_button.setMinimumHeight(34)
+        # Never the keyboard focus: a Space meant for panning the canvas must not press Cancel.
+        self.action_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Prompt"))

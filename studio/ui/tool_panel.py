@@ -107,6 +107,7 @@ class ToolPanel(QWidget):
         self.show_mask_button = QToolButton()
         self.show_mask_button.setDefaultAction(show_mask_action)
         for button in (self.invert_button, self.clear_mask_button, self.show_mask_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the canvas after a click
             mask_buttons.addWidget(button)
         mask_form.addRow(mask_buttons)
         layout.addWidget(mask_box)

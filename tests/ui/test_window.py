@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtWidgets import QApplication
 
 TIMEOUT_MS = 30_000
 
@@ -74,3 +75,29 @@ def test_generate_while_a_run_is_going_does_not_throw_it_away(window, qtbot, fak
     assert len(fake_engine.requests) == 1
     assert window.document.undo_stack.text(window.document.undo_stack.count() - 1) == "Result"
     assert finished.args[0].request is fake_engine.requests[0]
+
+
+def test_the_title_marks_unsaved_changes(window, tmp_path) -> None:
+    from tests.ui.conftest import drag
+    from tests.ui.test_painting import canvas_point
+
+    assert not window.windowTitle().endswith("*")
+    drag(window.canvas, [canvas_point(window, 10, 10), canvas_point(window, 40, 10)])
+    assert window.windowTitle().endswith(" *")
+    assert window.save_image(tmp_path / "saved.png")
+    assert not window.windowTitle().endswith("*")
+    window.undo_action.trigger()
+    assert window.windowTitle().endswith(" *")
+
+
+def test_space_after_clicking_generate_pans_instead_of_cancelling(window, qtbot) -> None:
+    from PySide6.QtCore import Qt
+
+    window.parameters.steps = 150
+    window.canvas.setFocus()
+    with qtbot.waitSignal(window.service.run_started, timeout=TIMEOUT_MS):
+        window.prompt_panel.action_button.click()
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert window.service.busy and window.canvas.hasFocus()
+    with qtbot.waitSignal(window.service.cancelled, timeout=TIMEOUT_MS):
+        window.cancel_action.trigger()
