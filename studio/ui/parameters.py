@@ -28,6 +28,7 @@ PREVIEW_LABELS = {
 }
 EMBEDDED_MODEL_LABEL = "Embedded: Landscapes"
 MIN_SIZE, MAX_SIZE, SIZE_STEP = 64, 2048, 8
+MAX_RECENT_MODELS = 7
 
 
 class GenerationParameters(QObject):
@@ -49,6 +50,7 @@ class GenerationParameters(QObject):
     live_steps_changed = Signal(int)
     inpaint_only_masked_changed = Signal(bool)
     inpaint_padding_px_changed = Signal(int)
+    recent_models_changed = Signal(str)
 
     prompt = Observable("a sunny day with green grass and the sun on the left")
     negative_prompt = Observable("")
@@ -66,6 +68,7 @@ class GenerationParameters(QObject):
     live_steps = Observable(4)
     inpaint_only_masked = Observable(True)  # crop around the mask, generate at the model's size, paste back
     inpaint_padding_px = Observable(32)
+    recent_models = Observable("")  # model sources used before, one per line, newest first
 
 
 def describe_model(source: str) -> str:
@@ -82,7 +85,8 @@ class ModelPicker(QComboBox):
         self.parameters = parameters
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(14)
-        self._sources: list[str] = [DEFAULT_MODEL]
+        recent = [line for line in parameters.recent_models.splitlines() if line]
+        self._sources: list[str] = [DEFAULT_MODEL, *recent[:MAX_RECENT_MODELS]]
         self._show_model(parameters.model)
         self.activated.connect(self._activated)
         parameters.model_changed.connect(self._show_model)
@@ -104,7 +108,8 @@ class ModelPicker(QComboBox):
     def _show_model(self, source: str) -> None:
         if source not in self._sources:
             self._sources.insert(1, source)
-            del self._sources[8:]
+            del self._sources[1 + MAX_RECENT_MODELS :]
+            self.parameters.recent_models = "\n".join(self._sources[1:])
         self._rebuild()
 
     def _activated(self, index: int) -> None:

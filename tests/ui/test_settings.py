@@ -18,6 +18,7 @@ def test_settings_round_trip(make_window, settings, fake_engine) -> None:
     first.parameters.batch_count = 3
     first.parameters.preview_kind = "x0"
     first.parameters.width, first.parameters.height = 320, 192
+    first.parameters.model = "/models/older"
     first.parameters.model = "/models/my-sd15"
     first.parameters.use_canvas_as_init = True
     first.seed_state.seed = 3_000_000_000  # above the 32-bit signed range
@@ -38,7 +39,10 @@ def test_settings_round_trip(make_window, settings, fake_engine) -> None:
     assert second.parameters_panel.preview_combo.currentData() == "x0"
     assert (second.document.size().width(), second.document.size().height()) == (320, 192)
     assert second.parameters.model == "/models/my-sd15"
-    assert second.parameters_panel.model_picker.currentData() == "/models/my-sd15"
+    picker = second.parameters_panel.model_picker
+    assert picker.currentData() == "/models/my-sd15"
+    listed = [picker.itemData(index) for index in range(picker.count())]
+    assert listed[:3] == ["", "/models/my-sd15", "/models/older"]  # embedded first, then most recent
     assert second.parameters.use_canvas_as_init
     assert second.seed_state.seed == 3_000_000_000 and second.seed_state.locked
     assert second.seed_state.after_run == "increment"
