@@ -1,0 +1,144 @@
+"""`evaluate_model`: how well a model paints what the prompt names, judged from its pixels.
+
+Prompts are written from the spec's phrases for randomly drawn scenes, generated through the app's
+own Engine at the model's default steps, guidance and sampler, and read back by the attribute
+classifier (trained on renders only). The same classifier on renders of the same scenes is the
+reference: a model cannot be judged more accurately than the judge reads the world itself.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKL
+
+from studio.training.attributes import DEFAULT_CLASSIFIER_PATH, AttributeClassifier, score
+from studio.training.captions import prompt_for
+from studio.training.vae import reconstruction_psnr
+from studio.training.world import SceneAttributes, render_dataset, render_scene, sample_attributes
+
+# (classifier head, label in the table); clouds are reported too but are not a target.
+ATTRIBUTES = (
+    ("time", "time of day"),
+    ("body", "body (sun/moon/none)"),
+    ("body_pos", "body third"),
+    ("mountains", "mountains"),
+    ("ground", "ground"),
+    ("trees", "trees"),
+    ("clouds", "clouds"),
+)
+TARGET_ACCURACY = 0.95
+TARGET_PSNR_DB = 30.0
+TARGET_SECONDS = 1.5
+PSNR_SEED = 424_242  # neither the training seed nor its held-out offset
+PSNR_IMAGES = 256
+
+
+@dataclass
+class Evaluation:
+    """Measured figures; `table()` prints them."""
+
+    model: str
+    prompts: int
+    steps: int
+    guidance_scale: float
+    scheduler: str
+    model_accuracy: dict[str, float]
+    render_accuracy: dict[str, float]
+    vae_psnr_db: float
+    seconds_per_image: float
+    threads: int = field(default_factory=torch.get_num_threads)
+
+    def table(self) -> str:
+        lines = [
+            f"Evaluation of {self.model}: {self.prompts} prompts, {self.steps} steps, guidance "
+            f"{self.guidance_scale:g}, {self.scheduler}, fixed seeds",
+            "",
+            "| attribute | model | renders (reference) | target |",
+            "| --- | --- | --- | --- |",
+        ]
+        for key, label in ATTRIBUTES:
+            if key not in self.model_accuracy:
+                continue
+            target = "-" if key == "clouds" else f">= {TARGET_ACCURACY:.0%}"
+            reference = self.render_accuracy.get(key, float("nan"))
+            lines.append(f"| {label} | {self.model_accuracy[key]:.1%} | {reference:.1%} | {target} |")
+        lines += [
+            f"| VAE PSNR, {PSNR_IMAGES} held-out renders | {self.vae_psnr_db:.2f} dB | - "
+            f"| >= {TARGET_PSNR_DB:g} dB |",
+            f"| seconds per image (CPU, {self.threads} torch threads) | {self.seconds_per_image:.2f} s | - "
+            f"| <= {TARGET_SECONDS:g} s |",
+        ]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def evaluation_prompts(count: int, seed: int) -> tuple[list[SceneAttributes], list[str]]:
+    rng = np.random.default_rng([seed, 31])
+    scenes = [sample_attributes(rng) for _ in range(count)]
+    return scenes, [prompt_for(scene, rng) for scene in scenes]
+
+
+def measure(
+    model: str | Path,
+    prompt_count: int = 200,
+    steps: int = 25,
+    seed: int = 0,
+    guidance_scale: float | None = None,
+    scheduler: str | None = None,
+    classifier_path: str | Path = DEFAULT_CLASSIFIER_PATH,
+    measure_vae: bool = True,
+) -> Evaluation:
+    """Generate, classify and score; guidance and scheduler None mean the model's own defaults."""
+    from studio.engine.engine import Engine  # deferred: the engine pulls in the whole pipeline stack
+    from studio.engine.loading import EMBEDDED_MODEL_DIR
+    from studio.engine.request import DEFAULT_MODEL, GenerationRequest
+
+    model = str(model)
+    folder = EMBEDDED_MODEL_DIR if model == DEFAULT_MODEL else Path(model)
+    classifier = AttributeClassifier.load(classifier_path)
+    scenes, prompts = evaluation_prompts(prompt_count, seed)
+    engine = Engine()
+    info = engine.load_model(model)
+    guidance = info.guidance_scale if guidance_scale is None else guidance_scale
+    scheduler = info.scheduler if scheduler is None else scheduler
+    images, seconds = [], []
+    for index, prompt in enumerate(prompts):
+        request = GenerationRequest(
+            prompt=prompt,
+            seed=seed + index,
+            steps=steps,
+            guidance_scale=guidance,
+            scheduler=scheduler,
+            model=model,
+        )
+        result = engine.generate(request)
+        images.append(result.images[0])
+        seconds.append(result.elapsed_s)
+    model_accuracy = score(classifier.classify(np.stack(images)), scenes)
+
+    rng = np.random.default_rng([seed, 37])
+    renders = np.stack([render_scene(scene, rng) for scene in scenes])
+    render_accuracy = score(classifier.classify(renders), scenes)
+
+    vae = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32)
+    held_out = (
+        torch.from_numpy(render_dataset(PSNR_IMAGES, PSNR_SEED).images).permute(0, 3, 1, 2).contiguous()
+    )
+    psnr = reconstruction_psnr(vae, held_out)
+    # The first image pays for warm-up (allocations, oneDNN kernel choice); the median ignores it.
+    per_image = statistics.median(seconds[1:] or seconds)
+    return Evaluation(
+        model, prompt_count, steps, guidance, scheduler, model_accuracy, render_accuracy, psnr, per_image
+    )
+
+
+def evaluate_model(model: str | Path, prompt_count: int = 200, steps: int = 25, seed: int = 0) -> str:
+    """The evaluation table (Markdown) of the model folder `model`; "" means the embedded model."""
+    return measure(model, prompt_count, steps, seed).table()

@@ -1,0 +1,162 @@
+"""Write the trained parts as a normal diffusers Stable Diffusion folder, plus our own settings file.
+
+The folder loads with `StableDiffusionPipeline.from_pretrained` like any SD 1.x model; the app also
+reads `latent_studio.json` (default size, steps, guidance, sampler, and linear latent -> RGB preview
+factors fitted on the training images).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from PIL import Image, ImageDraw, ImageFont
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from studio.engine.schedulers import make_scheduler
+from studio.training.tokenizer import save_caption_tokenizer
+from studio.training.vae import EncodedLatents
+
+STUDIO_SETTINGS_FILE = "latent_studio.json"
+MAX_FILE_BYTES = 16 * 1024 * 1024
+# Decimal megabytes, as huggingface_hub parses them: 15 MB stays under the 16 MiB limit per file.
+MAX_SHARD_SIZE = "15MB"
+SAMPLE_SHEET = "samples.png"
+
+
+def assemble_pipeline(
+    vae: AutoencoderKL,
+    text_encoder: CLIPTextModel,
+    tokenizer: CLIPTokenizer,
+    unet: UNet2DConditionModel,
+    scheduler: DDPMScheduler,
+) -> StableDiffusionPipeline:
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def fit_linear_preview(
+    latents: EncodedLatents, images_uint8: torch.Tensor, scaling_factor: float, max_images: int = 2000
+) -> dict[str, list]:
+    """Least-squares map from pipeline-space latents (C values) to RGB in [-1, 1], with a bias.
+
+    The target is each image area-averaged down to the latent grid, the colour a latent cell stands for.
+    """
+    count = min(max_images, len(images_uint8))
+    latent = latents.mean[:count].float() * scaling_factor  # (n, C, h, w)
+    height, width = latent.shape[-2:]
+    target = torch.nn.functional.adaptive_avg_pool2d(
+        images_uint8[:count].float() / 127.5 - 1.0, (height, width)
+    )
+    inputs = latent.permute(0, 2, 3, 1).reshape(-1, latent.shape[1])
+    inputs = torch.cat([inputs, torch.ones(len(inputs), 1)], dim=1)
+    outputs = target.permute(0, 2, 3, 1).reshape(-1, 3)
+    solution = torch.linalg.lstsq(inputs.double(), outputs.double()).solution.float()
+    return {
+        "factors": [[round(float(v), 6) for v in row] for row in solution[:-1]],
+        "bias": [round(float(v), 6) for v in solution[-1]],
+    }
+
+
+def write_studio_settings(folder: Path, settings: dict[str, Any]) -> Path:
+    path = Path(folder) / STUDIO_SETTINGS_FILE
+    path.write_text(json.dumps(settings, indent=2) + "\n")
+    return path
+
+
+def update_studio_settings(folder: Path, **changes: Any) -> dict[str, Any]:
+    """Change some defaults (say, the guidance scale chosen by evaluation) and keep the rest."""
+    path = Path(folder) / STUDIO_SETTINGS_FILE
+    settings = json.loads(path.read_text())
+    settings.update(changes)
+    write_studio_settings(folder, settings)
+    return settings
+
+
+def save_pipeline(pipeline: StableDiffusionPipeline, tokenizer: CLIPTokenizer, folder: Path) -> None:
+    """fp16 safetensors, sharded under 16 MiB per file (some hosts and installers refuse bigger files)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pipeline.to(dtype=torch.float16)
+    try:
+        pipeline.save_pretrained(folder, safe_serialization=True, max_shard_size=MAX_SHARD_SIZE)
+    finally:
+        pipeline.to(dtype=torch.float32)
+    save_caption_tokenizer(tokenizer, folder / "tokenizer")
+    too_big = [p for p in folder.rglob("*") if p.is_file() and p.stat().st_size >= MAX_FILE_BYTES]
+    if too_big:
+        raise RuntimeError(f"files over 16 MiB after sharding: {', '.join(map(str, too_big))}")
+
+
+def weight_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*.safetensors"))
+
+
+@torch.no_grad()
+def generate_samples(
+    pipeline: StableDiffusionPipeline,
+    prompts: Sequence[str],
+    steps: int,
+    guidance_scale: float,
+    scheduler_name: str,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """One image per prompt, seed + i each, with the sampler the app will use by default."""
+    original = pipeline.scheduler
+    pipeline.scheduler = make_scheduler(scheduler_name, dict(original.config))
+    pipeline.set_progress_bar_config(disable=True)
+    try:
+        images = []
+        for index, prompt in enumerate(prompts):
+            generator = torch.Generator().manual_seed(seed + index)
+            output = pipeline(
+                prompt,
+                num_inference_steps=steps,
+                guidance_scale=guidance_scale,
+                generator=generator,
+                output_type="np",
+                height=128,
+                width=128,
+            )
+            images.append((output.images[0] * 255).round().astype(np.uint8))
+        return images
+    finally:
+        pipeline.scheduler = original
+
+
+def write_sample_sheet(
+    images: Sequence[np.ndarray], captions: Sequence[str], path: Path, columns: int = 4
+) -> Path:
+    """Images at 2x (nearest, so the pixels stay honest) with their prompts underneath."""
+    scale, padding, line_height, lines_per_caption, wrap = 2, 8, 12, 4, 40
+    size = images[0].shape[0] * scale
+    columns = min(columns, len(images))
+    rows = math.ceil(len(images) / columns)
+    cell_width, cell_height = size + padding, size + lines_per_caption * line_height + 2 * padding
+    sheet = Image.new("RGB", (columns * cell_width + padding, rows * cell_height + padding), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for index, (image, caption) in enumerate(zip(images, captions, strict=True)):
+        x = padding + (index % columns) * cell_width
+        y = padding + (index // columns) * cell_height
+        sheet.paste(Image.fromarray(image).resize((size, size), Image.NEAREST), (x, y))
+        for line_number, line in enumerate(textwrap.wrap(caption, wrap)[:lines_per_caption]):
+            draw.text((x, y + size + 4 + line_number * line_height), line, fill="black", font=font)
+    path = Path(path)
+    sheet.save(path)
+    return path

@@ -1,0 +1,93 @@
+"""The model card (README.md in the exported folder), written from the run's own measurements."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+EVALUATION_HEADING = "## Evaluation"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def write_model_card(
+    folder: Path, report: dict[str, Any], evaluation: str | None = None, notes: str = ""
+) -> Path:
+    """README.md from a training report; `evaluation` is the table evaluate_model printed, if run."""
+    folder = Path(folder)
+    config = report["config"]
+    seconds = report["seconds"]
+    parameters = report["parameters"]
+    settings_path = folder / "latent_studio.json"
+    settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
+    total = sum(seconds.values())
+    vae_config, diffusion = config["vae"], config["diffusion"]
+    vae_channels = tuple(vae_config["block_out_channels"])
+    unet_channels = tuple(diffusion["unet_block_out_channels"])
+    unet_blocks = ", ".join(diffusion["unet_down_block_types"])
+    scaling = report.get("scaling_factor", "(see vae/config.json)")
+    empty = diffusion["empty_caption_fraction"]
+    lines = [
+        "# Landscapes: the embedded default model of Latent Studio",
+        "",
+        "A small latent diffusion model (Stable Diffusion 1.x layout: AutoencoderKL + CLIP text encoder + "
+        "UNet2DConditionModel, scaled-linear DDPM schedule) trained from scratch by `python main.py train` "
+        "on procedurally rendered 128x128 landscapes. It paints only that world: sky by time of day, sun or "
+        "moon in a third of the width, mountains, ground, trees and clouds.",
+        "",
+        "## Data",
+        f"- {config['dataset_size']} renders of the Landscapes world (`studio/training/world.py`, "
+        f"contract in world-spec.md), seed {report['seed']}, each with a caption naming every attribute "
+        f'present; about {empty:.0%} of captions are dropped to "" during training for classifier-free '
+        "guidance.",
+        f"- {config['held_out_size']} held-out renders from another seed for the VAE's PSNR.",
+        "",
+        "## Sizes",
+        "| part | parameters | shape |",
+        "| --- | --- | --- |",
+        f"| VAE (AutoencoderKL) | {parameters['vae'] / 1e6:.2f} M | channels {vae_channels}, 8x down, "
+        f"{vae_config['latent_channels']} latent channels, scaling factor {scaling} |",
+        f"| text encoder (CLIPTextModel) | {parameters['text_encoder'] / 1e6:.2f} M | "
+        f"{diffusion['text_layers']} layers, hidden {diffusion['text_hidden_size']}, "
+        f"{diffusion['max_length']} tokens, BPE vocabulary {report['vocabulary_size']} |",
+        f"| UNet2DConditionModel | {parameters['unet'] / 1e6:.2f} M | channels {unet_channels}, blocks "
+        f"{unet_blocks}, cross-attention dim {diffusion['text_hidden_size']} |",
+        "",
+        f"Weights: {report['weights_mb']} MB in fp16 safetensors, every file under 16 MiB.",
+        "",
+        "## Training",
+        f"- Hardware: {report['hardware']} (device `{report['device']}`); budget "
+        f"{report['minutes_budget']} min, used {_minutes(total)}.",
+        f"- Rendering {_minutes(seconds.get('data'))}.",
+        f"- VAE {_minutes(seconds.get('vae'))}: {report['vae_steps']} steps of {vae_config['batch_size']} "
+        f"random {vae_config['crop']}-px crops, L1 + MSE + {vae_config['kl_weight']:g} KL, AdamW "
+        f"{vae_config['learning_rate']:g} with warm-up + cosine.",
+        f"- Encoding the dataset once: {_minutes(seconds.get('encode'))}.",
+        f"- Text encoder + UNet {_minutes(seconds.get('diffusion'))}: {report['diffusion_steps']} steps of "
+        f"batch {diffusion['batch_size']} on cached latents, {diffusion['prediction_type']} prediction, "
+        f"min-SNR-{diffusion['min_snr_gamma']:g} weighting, AdamW {diffusion['learning_rate']:g} with "
+        "warm-up + cosine, EMA of the weights.",
+        f"- Export, samples and model card: {_minutes(seconds.get('export'))}.",
+        f"- Final noise-prediction MSE (mean of the last 200 steps): {report['final_noise_mse']}; VAE "
+        f"held-out PSNR: {report['vae_psnr_db']} dB. Loss curves: `loss_curve.png`.",
+        "",
+        "## Defaults (latent_studio.json)",
+        f"{settings.get('width', '-')}x{settings.get('height', '-')}, {settings.get('steps', '-')} steps, "
+        f"guidance {settings.get('guidance_scale', '-')}, sampler {settings.get('scheduler', '-')}; linear "
+        "latent-to-RGB preview factors fitted by least squares on the training images.",
+        "",
+        "## Samples",
+        "![samples](samples.png)",
+        "",
+        EVALUATION_HEADING,
+        evaluation.strip() if evaluation else "Not evaluated yet: `main.py evaluate --model <folder>`.",
+        "",
+    ]
+    if notes:
+        lines += ["## Notes", notes.strip(), ""]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines))
+    return path

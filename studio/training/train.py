@@ -1,0 +1,335 @@
+"""`train_default_model`: render data, train the VAE, encode, train text encoder + UNet, export.
+
+The whole run is sized in minutes. Rendering and encoding take what they take; the VAE gets a fixed
+share of the rest, the diffusion model everything left but a small reserve for export. Every stage
+checkpoints into a work folder beside the output (`<out>.work`) and a restarted run resumes there.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from studio.training.captions import caption_vocabulary
+from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint, work_folder_for
+from studio.training.config import TrainConfig
+from studio.training.diffusion import (
+    DiffusionTrainer,
+    build_scheduler,
+    build_text_encoder,
+    build_unet,
+    cosine_schedule,
+    tokenize,
+)
+from studio.training.export import (
+    SAMPLE_SHEET,
+    assemble_pipeline,
+    fit_linear_preview,
+    generate_samples,
+    save_pipeline,
+    weight_bytes,
+    write_sample_sheet,
+    write_studio_settings,
+)
+from studio.training.model_card import write_model_card
+from studio.training.progress import ProgressBar, write_loss_curve
+from studio.training.tokenizer import build_caption_tokenizer, save_caption_tokenizer
+from studio.training.vae import (
+    LATENT_DOWNSCALE,
+    EncodedLatents,
+    VAETrainer,
+    build_vae,
+    encode_images,
+    latent_scaling_factor,
+    reconstruction_psnr,
+)
+from studio.training.world import render_dataset
+
+LOSS_CURVE = "loss_curve.png"
+HELD_OUT_SEED_OFFSET = 7_919  # held-out renders come from another seed, never from the training stream
+
+
+def parameter_count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _timed_loop(
+    stage: str,
+    state: RunState,
+    budget_seconds: float,
+    step: Callable[[float], float],
+    current_step: Callable[[], int],
+    save: Callable[[], None],
+    checkpoint_seconds: float,
+    warmup_fraction: float,
+    floor: float,
+) -> None:
+    """Call `step(lr_scale)` until the stage has used its budget, checkpointing on the way."""
+    spent = state.seconds.get(stage, 0.0)
+    bar = ProgressBar(stage, budget_seconds)
+    started, last_save, loss = time.monotonic(), time.monotonic(), None
+    while spent + (time.monotonic() - started) < budget_seconds:
+        progress = (spent + time.monotonic() - started) / budget_seconds
+        loss = step(cosine_schedule(progress, warmup_fraction, floor))
+        bar.update(spent + time.monotonic() - started, loss, current_step())
+        if time.monotonic() - last_save > checkpoint_seconds:
+            state.seconds[stage] = spent + time.monotonic() - started
+            save()
+            state.save()
+            last_save = time.monotonic()
+    state.seconds[stage] = spent + time.monotonic() - started
+    bar.close(state.seconds[stage], loss, current_step())
+    save()
+    state.save()
+
+
+def train_default_model(
+    out_dir: Path,
+    minutes: float,
+    device: str = "cpu",
+    seed: int = 0,
+    resume: bool = True,
+    config: TrainConfig | None = None,
+) -> Path:
+    """Train the embedded Landscapes model within `minutes` and export it to `out_dir`; returns out_dir."""
+    config = config or TrainConfig.for_device(device)
+    out_dir = Path(out_dir)
+    work = work_folder_for(out_dir)
+    state = RunState.open(work, {"config": config.to_json(), "seed": seed}, resume)
+    if state.resumed:
+        print(f"resuming from {work} (stages done: {', '.join(state.finished) or 'none'})", flush=True)
+    budget = minutes * 60.0
+    torch_device = torch.device(device)
+    checkpoint_seconds = config.checkpoint_minutes * 60.0
+
+    # 1. Data: re-rendered on every start (about a second per thousand images; same seed, same bytes).
+    started = time.monotonic()
+    data = render_dataset(config.dataset_size, seed)
+    held_out = render_dataset(config.held_out_size, seed + HELD_OUT_SEED_OFFSET)
+    images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
+    held_out_images = torch.from_numpy(held_out.images).permute(0, 3, 1, 2).contiguous()
+    state.seconds["data"] = state.seconds.get("data", 0.0) + time.monotonic() - started
+    print(f"data: {len(images)} renders + {len(held_out_images)} held out", flush=True)
+
+    reserve = config.export_reserve_minutes * 60.0
+    vae_budget = config.vae_budget_fraction * max(0.0, budget - state.seconds["data"] - reserve)
+
+    # 2. VAE.
+    vae = build_vae(config.vae).to(torch_device)
+    vae_trainer = VAETrainer(vae, config.vae, images, torch.Generator().manual_seed(seed + 1))
+    vae_losses: list[float] = []
+    saved = load_checkpoint(work / "vae.pt")
+    if saved is not None:
+        vae.load_state_dict(saved["model"])
+        vae_trainer.optimizer.load_state_dict(saved["optimizer"])
+        vae_trainer.step = saved["step"]
+        vae_trainer.generator.set_state(saved["generator"])
+        vae_losses = list(saved["losses"])
+
+    def save_vae() -> None:
+        save_checkpoint(
+            work / "vae.pt",
+            {
+                "model": vae.state_dict(),
+                "optimizer": vae_trainer.optimizer.state_dict(),
+                "step": vae_trainer.step,
+                "generator": vae_trainer.generator.get_state(),
+                "losses": vae_losses,
+            },
+        )
+
+    def vae_step(scale: float) -> float:
+        vae_losses.append(vae_trainer.train_step(scale))
+        return vae_losses[-1]
+
+    if "vae" not in state.finished:
+        _timed_loop(
+            "vae",
+            state,
+            vae_budget,
+            vae_step,
+            lambda: vae_trainer.step,
+            save_vae,
+            checkpoint_seconds,
+            config.vae.warmup_fraction,
+            config.vae.min_learning_rate_fraction,
+        )
+        state.notes["vae_psnr_db"] = round(reconstruction_psnr(vae, held_out_images), 2)
+        state.notes["vae_steps"] = vae_trainer.step
+        state.finish("vae")
+    vae.eval().requires_grad_(False)
+    print(f"vae: {vae_trainer.step} steps, held-out PSNR {state.notes['vae_psnr_db']} dB", flush=True)
+
+    # 3. Encode every image once; the diffusion loop then never touches pixels.
+    saved = load_checkpoint(work / "latents.pt")
+    if saved is None or "encode" not in state.finished:
+        started = time.monotonic()
+        bar = ProgressBar("encode", len(images), unit="images")
+        latents = encode_images(vae, images, on_batch=lambda done: bar.update(done))
+        bar.close(len(images))
+        scaling_factor = latent_scaling_factor(latents)
+        save_checkpoint(
+            work / "latents.pt", {"mean": latents.mean, "std": latents.std, "scaling": scaling_factor}
+        )
+        state.seconds["encode"] = time.monotonic() - started
+        state.finish("encode")
+    else:
+        latents = EncodedLatents(saved["mean"], saved["std"])
+        scaling_factor = float(saved["scaling"])
+    vae.register_to_config(scaling_factor=scaling_factor)
+    print(f"latents: {tuple(latents.mean.shape)}, scaling factor {scaling_factor:.4f}", flush=True)
+
+    # 4. Tokenizer from the captions and every phrase the captions can use.
+    tokenizer_folder = work / "tokenizer"
+    if (tokenizer_folder / "vocab.json").is_file():
+        from transformers import CLIPTokenizer
+
+        tokenizer = CLIPTokenizer.from_pretrained(tokenizer_folder)
+    else:
+        tokenizer = build_caption_tokenizer(
+            [*data.captions, *caption_vocabulary()], max_length=config.diffusion.max_length
+        )
+        save_caption_tokenizer(tokenizer, tokenizer_folder)
+
+    # 5. Text encoder + UNet.
+    torch.manual_seed(seed + 2)
+    text_encoder = build_text_encoder(config.diffusion, tokenizer).to(torch_device)
+    latent_size = images.shape[-1] // LATENT_DOWNSCALE
+    unet = build_unet(config.diffusion, config.vae.latent_channels, latent_size).to(torch_device)
+    scheduler = build_scheduler(config.diffusion.prediction_type)
+    trainer = DiffusionTrainer(
+        unet,
+        text_encoder,
+        scheduler,
+        config.diffusion,
+        latents,
+        tokenize(tokenizer, data.captions),
+        tokenize(tokenizer, [""])[0],
+        scaling_factor,
+        torch.Generator().manual_seed(seed + 3),
+    )
+    saved = load_checkpoint(work / "diffusion.pt")
+    if saved is not None:
+        unet.load_state_dict(saved["unet"])
+        text_encoder.load_state_dict(saved["text_encoder"])
+        trainer.optimizer.load_state_dict(saved["optimizer"])
+        trainer.ema.load_state_dict(saved["ema"])
+        trainer.step = saved["step"]
+        trainer.losses = list(saved["losses"])
+        trainer.generator.set_state(saved["generator"])
+
+    def save_diffusion() -> None:
+        save_checkpoint(
+            work / "diffusion.pt",
+            {
+                "unet": unet.state_dict(),
+                "text_encoder": text_encoder.state_dict(),
+                "optimizer": trainer.optimizer.state_dict(),
+                "ema": trainer.ema.state_dict(),
+                "step": trainer.step,
+                "losses": trainer.losses,
+                "generator": trainer.generator.get_state(),
+            },
+        )
+
+    spent_before = sum(v for k, v in state.seconds.items() if k != "diffusion")
+    diffusion_budget = max(0.0, budget - reserve - spent_before)
+    if "diffusion" not in state.finished:
+        _timed_loop(
+            "diffusion",
+            state,
+            diffusion_budget,
+            trainer.train_step,
+            lambda: trainer.step,
+            save_diffusion,
+            checkpoint_seconds,
+            config.diffusion.warmup_fraction,
+            config.diffusion.min_learning_rate_fraction,
+        )
+        state.notes["diffusion_steps"] = trainer.step
+        state.finish("diffusion")
+    trainer.copy_ema_to_models()
+    unet.eval().requires_grad_(False)
+    text_encoder.eval().requires_grad_(False)
+
+    # 6. Export: the folder, our settings, samples, loss curve and model card.
+    started = time.monotonic()
+    pipeline = assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
+    preview = fit_linear_preview(latents, images, scaling_factor)
+    save_pipeline(pipeline, tokenizer, out_dir)
+    settings = {
+        "width": int(images.shape[-1]),
+        "height": int(images.shape[-2]),
+        "steps": config.sample_steps,
+        "guidance_scale": config.sample_guidance_scale,
+        "scheduler": config.sample_scheduler,
+        "preview": preview,
+    }
+    write_studio_settings(out_dir, settings)
+    sample_images = generate_samples(
+        pipeline.to(torch_device),
+        config.sample_prompts,
+        config.sample_steps,
+        config.sample_guidance_scale,
+        config.sample_scheduler,
+        seed,
+    )
+    write_sample_sheet(sample_images, config.sample_prompts, out_dir / SAMPLE_SHEET)
+    write_loss_curve({"VAE (L1 + MSE)": vae_losses, "UNet (noise MSE)": trainer.losses}, out_dir / LOSS_CURVE)
+    state.seconds["export"] = time.monotonic() - started
+    state.save()
+    report = _report(
+        config, state, seed, minutes, device, vae, text_encoder, unet, tokenizer, out_dir, trainer
+    )
+    (work / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_model_card(out_dir, report)
+    print(f"exported to {out_dir} ({report['weights_mb']} MB of weights)", flush=True)
+    return out_dir
+
+
+def _report(
+    config: TrainConfig,
+    state: RunState,
+    seed: int,
+    minutes: float,
+    device: str,
+    vae: torch.nn.Module,
+    text_encoder: torch.nn.Module,
+    unet: torch.nn.Module,
+    tokenizer: Any,
+    out_dir: Path,
+    trainer: DiffusionTrainer,
+) -> dict[str, Any]:
+    last = trainer.losses[-200:]
+    return {
+        "config": config.to_json(),
+        "seed": seed,
+        "minutes_budget": minutes,
+        "device": device,
+        "hardware": _hardware(device),
+        "seconds": {k: round(v, 1) for k, v in state.seconds.items()},
+        "parameters": {
+            "vae": parameter_count(vae),
+            "text_encoder": parameter_count(text_encoder),
+            "unet": parameter_count(unet),
+        },
+        "vocabulary_size": len(tokenizer),
+        "scaling_factor": round(float(vae.config.scaling_factor), 5),
+        "vae_steps": state.notes.get("vae_steps"),
+        "vae_psnr_db": state.notes.get("vae_psnr_db"),
+        "diffusion_steps": state.notes.get("diffusion_steps", trainer.step),
+        "final_noise_mse": round(sum(last) / max(1, len(last)), 4),
+        "weights_mb": round(weight_bytes(out_dir) / 1e6, 1),
+    }
+
+
+def _hardware(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} torch threads"
