@@ -113,8 +113,11 @@ def click(window_id: str, x: int, y: int) -> None:
     run("xdotool", "mousemove", "--window", window_id, str(x), str(y), "click", "1")
 
 
-def generate_and_capture(window_id: str, running_name: str, done_name: str) -> None:
-    """Ctrl+Enter, a screenshot once half the steps are done, another when the result is in."""
+def generate_and_capture(
+    window_id: str, out: Path, running_name: str, done_name: str, before_done: tuple[str, ...] = ()
+) -> None:
+    """Ctrl+Enter, a screenshot once half the steps are done, another when the result is in (after
+    pressing the keys in `before_done`)."""
     run("xdotool", "key", "--window", window_id, "ctrl+Return")
     wait_for(lambda: window_title(window_id).startswith("Step"), 120, "the run to start", poll_s=0.05)
 
@@ -126,12 +129,14 @@ def generate_and_capture(window_id: str, running_name: str, done_name: str) -> N
         return int(done) >= int(total) // 2
 
     wait_for(past_half, 600, "the middle of the run", poll_s=0.05)
-    screenshot(window_id).save(DOCS / running_name)
-    print(f"saved {DOCS / running_name} at '{window_title(window_id)}'")
+    screenshot(window_id).save(out / running_name)
+    print(f"saved {out / running_name} at '{window_title(window_id)}'")
     wait_for(lambda: window_title(window_id).startswith("Latent Studio"), 600, "the result", poll_s=0.2)
+    for key in before_done:
+        run("xdotool", "key", "--window", window_id, key)
     time.sleep(0.5)
-    screenshot(window_id).save(DOCS / done_name)
-    print(f"saved {DOCS / done_name}")
+    screenshot(window_id).save(out / done_name)
+    print(f"saved {out / done_name}")
 
 
 def build_tiny_model(folder: Path) -> Path:
@@ -144,12 +149,13 @@ def build_tiny_model(folder: Path) -> Path:
     return folder
 
 
-def write_settings(path: Path, model: str, steps: int, size: int) -> None:
+def write_settings(path: Path, model: str, steps: int, size: int | None, strength: float) -> None:
+    canvas = f"width={size}\nheight={size}\n" if size else ""  # none: the canvas takes the model's size
     path.write_text(
         "[parameters]\n"
         'prompt="a sunny day with green grass and a lake, the sun on the left"\n'
-        f"steps={steps}\nwidth={size}\nheight={size}\nmodel={model}\n"
-        "use_canvas_as_init=true\nstrength=0.8\npreview_kind=x0\n"
+        f"steps={steps}\n{canvas}model={model}\n"
+        f"use_canvas_as_init=true\nstrength={strength}\npreview_kind=x0\n"
         "[seed]\nseed=1234\nafter_run=keep\n"
         "[tools]\nbrush_size=64\n"
     )
@@ -159,7 +165,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Screenshots of the running app for docs/")
     parser.add_argument("--model", help="model source (default: embedded, else a tiny random model)")
     parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--size", type=int, help="canvas size (default: the model's working size)")
+    parser.add_argument("--strength", type=float, default=0.8)
+    parser.add_argument("--out", type=Path, default=DOCS, help="folder for the screenshots (default: docs/)")
     options = parser.parse_args()
     if not os.environ.get("DISPLAY"):
         if not shutil.which("xvfb-run"):
@@ -173,7 +181,7 @@ def main() -> None:
         print("no embedded model yet: using a tiny random-weight model")
         model = str(build_tiny_model(work / "tiny-model"))
     settings = work / "settings.ini"
-    write_settings(settings, model, options.steps, options.size)
+    write_settings(settings, model, options.steps, options.size, options.strength)
     app = subprocess.Popen(
         [sys.executable, "-m", "studio.ui.app", "--settings", str(settings), "-geometry", "1560x960+20+20"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -210,18 +218,27 @@ def main() -> None:
         for radius in (0.01, 0.04, 0.07):
             stroke(window_id, [at(0.22 + radius, 0.2), at(0.22, 0.2 + radius), at(0.22 - radius, 0.2),
                                at(0.22, 0.2 - radius), at(0.22 + radius, 0.2)])
-        run("xdotool", "mousemove", "--window", window_id, *map(str, at(0.5, 0.5)))
+        def park_pointer() -> None:  # on the status bar: no brush outline on the canvas, no tooltip
+            geometry = run("xdotool", "getwindowgeometry", "--shell", window_id)
+            window_height = int(geometry.split("HEIGHT=")[1].split()[0])
+            run("xdotool", "mousemove", "--window", window_id, str(left + width // 2), str(window_height - 6))
+
+        park_pointer()
         time.sleep(0.3)
         screenshot(window_id).save(work / "sketch.png")
 
-        DOCS.mkdir(exist_ok=True)
-        generate_and_capture(window_id, "app_running.png", "app_done.png")
+        options.out.mkdir(parents=True, exist_ok=True)
+        generate_and_capture(window_id, options.out, "app_running.png", "app_done.png")
 
         # Inpainting: a mask rectangle over the upper right (shown as a red tint), then a run that only
         # repaints there, its previews painted over the crop around the mask.
         run("xdotool", "key", "--window", window_id, "r")
         stroke(window_id, [at(0.55, 0.08), at(0.75, 0.2), at(0.92, 0.4)])
-        generate_and_capture(window_id, "app_inpaint_running.png", "app_inpaint_done.png")
+        park_pointer()
+        # Done: the mask tint hidden (Q), so the repainted rectangle shows as it is.
+        generate_and_capture(
+            window_id, options.out, "app_inpaint_running.png", "app_inpaint_done.png", before_done=("q",)
+        )
         subprocess.run(["xdotool", "key", "--window", window_id, "ctrl+q"], capture_output=True)
         app.wait(60)
     finally:

@@ -102,8 +102,16 @@ class CanvasView(QWidget):
             self.zoom_changed.emit(zoom)
 
     # ---- live preview -----------------------------------------------------------------------------
-    def set_preview(self, image: QImage | None, region: QRect | None = None) -> None:
-        """Paint `image` over `region` of the canvas (default all of it), scaled smoothly; None hides it."""
+    def set_preview(
+        self, image: QImage | None, region: QRect | None = None, mask: QImage | None = None
+    ) -> None:
+        """Paint `image` over `region` of the canvas (default all of it), scaled smoothly; None hides it.
+
+        With `mask` (Alpha8, canvas-sized: the feathered inpainting mask) the preview shows only where
+        the run may change pixels, so what stays untouched looks untouched while the run goes.
+        """
+        if image is not None and mask is not None:
+            image = _masked_preview(image, region or self.document.rect(), mask)
         self._preview = image
         self._preview_region = region
         self.update()
@@ -279,3 +287,16 @@ class CanvasView(QWidget):
                 self.setCursor(Qt.CursorShape.CrossCursor)
         else:
             super().keyReleaseEvent(event)
+
+
+def _masked_preview(preview: QImage, region: QRect, mask: QImage) -> QImage:
+    """The preview scaled to `region` in canvas pixels, made transparent outside the mask."""
+    composed = QImage(region.size(), PAINT_FORMAT)
+    composed.fill(0)
+    painter = QPainter(composed)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    painter.drawImage(composed.rect(), preview)
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationIn)
+    painter.drawImage(0, 0, mask, region.x(), region.y(), region.width(), region.height())
+    painter.end()
+    return composed

@@ -10,12 +10,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.engine.request import GenerationRequest, GenerationResult, ModelInfo, RequestError, StepEvent
 from studio.ui.canvas import CanvasView
-from studio.ui.image_convert import qimage_from_rgb
+from studio.ui.image_convert import alpha8_from_array, qimage_from_rgb
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters
 from studio.ui.progress import describe_step, format_duration
-from studio.ui.request_builder import build_request, preview_region
+from studio.ui.request_builder import build_request, preview_mask, preview_region
 from studio.ui.result_view import ResultPanel
 from studio.ui.seed_panel import SeedState
 from studio.ui.tools import ToolSettings
@@ -54,6 +54,7 @@ class GenerationController(QObject):
         self.preview_count = 0  # previews shown for the active run (tests and the status bar read it)
         self.model_info: ModelInfo | None = None
         self._preview_region = None
+        self._preview_mask = None
         self._run_active = False  # between run_started and its end; model-loading failures have none
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
         self.live_timer.timeout.connect(self.start_live_run)
@@ -135,6 +136,8 @@ class GenerationController(QObject):
         self._run_active = True
         self.preview_count = 0
         self._preview_region = preview_region(request, self.model_info)
+        mask = preview_mask(request)
+        self._preview_mask = alpha8_from_array(mask) if mask is not None else None
         self.inspector.start_run(request.steps)
         self.progress_changed.emit(0.0, "Loading model…" if not self._is_live(request) else "Live run…")
 
@@ -148,7 +151,7 @@ class GenerationController(QObject):
             if self._is_live(self.active_request):
                 self.results.show_preview(preview)
             else:
-                self.canvas.set_preview(preview, self._preview_region)
+                self.canvas.set_preview(preview, self._preview_region, self._preview_mask)
 
     def _on_finished(self, result: GenerationResult) -> None:
         self._run_active = False

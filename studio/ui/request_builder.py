@@ -6,6 +6,7 @@ means image-to-image, anything else is text-to-image at the canvas size.
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QRect
 
 from studio.engine import images
@@ -57,6 +58,14 @@ def build_request(
         model=parameters.model,
         extra={"live": True} if live else {},
     )
+
+
+def preview_mask(request: GenerationRequest) -> np.ndarray | None:
+    """Where an inpainting run may change pixels: the engine's own feathered mask, 0-255."""
+    if request.mode is not Mode.INPAINT:
+        return None
+    feathered = images.feather_mask(request.mask, request.mask_feather_px)
+    return np.clip(np.round(feathered * 255), 0, 255).astype(np.uint8)
 
 
 def preview_region(request: GenerationRequest, model: ModelInfo | None) -> QRect | None:

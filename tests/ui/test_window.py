@@ -101,3 +101,20 @@ def test_space_after_clicking_generate_pans_instead_of_cancelling(window, qtbot)
     assert window.service.busy and window.canvas.hasFocus()
     with qtbot.waitSignal(window.service.cancelled, timeout=TIMEOUT_MS):
         window.cancel_action.trigger()
+
+
+def test_inpainting_previews_show_only_inside_the_mask(window, qtbot) -> None:
+    from PySide6.QtCore import QRect
+
+    from studio.ui.image_convert import alpha_from_qimage
+
+    window.parameters.inpaint_only_masked = False
+    window.tool_settings.mask_feather = 2
+    window.document.add_mask_rect(QRect(20, 20, 24, 24))
+    alphas = []
+    window.service.step.connect(lambda _event: alphas.append(alpha_from_qimage(window.canvas.preview)))
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS) as finished:
+        window.generate_action.trigger()
+    assert finished.args[0].request.mode.value == "inpaint"
+    assert alphas and alphas[0].shape == (64, 64)
+    assert alphas[0][32, 32] == 255 and alphas[0][5, 5] == 0 and alphas[0][32, 60] == 0
