@@ -16,8 +16,9 @@ from studio.ui.image_convert import qimage_from_rgb
 class ImageView(QWidget):
     """Paints one image scaled smoothly to fit, keeping its aspect ratio."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.placeholder = placeholder
         self.image: QImage | None = None
         self.setMinimumSize(128, 128)
 
@@ -35,6 +36,10 @@ class ImageView(QWidget):
             target.moveCenter(self.rect().center())
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(target, self.image)
+        elif self.placeholder:
+            painter.setPen(self.palette().light().color())
+            painter.drawText(self.rect().adjusted(12, 12, -12, -12),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
         painter.end()
 
 
@@ -45,7 +50,7 @@ class ResultPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.view = ImageView()
+        self.view = ImageView("The last result shows here; with live painting on, each stroke's run too.")
         self.thumbnails = QListWidget()
         self.thumbnails.setViewMode(QListWidget.ViewMode.IconMode)
         self.thumbnails.setIconSize(QSize(56, 56))
