@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 EMBEDDED_MODEL = ROOT / "resources" / "models" / "landscapes"
 SCREEN = (1600, 1000)
+PROMPT = "a sunny day with the sun on the left over green grass"
+INPAINT_PROMPT = "a sunny day with many clouds and the sun on the left over green grass"
 
 
 def run(*command: str) -> str:
@@ -83,6 +85,16 @@ def find_canvas(image: Image.Image) -> tuple[int, int, int, int]:
     while bottom + 1 < len(column_white) and column_white[bottom + 1]:
         bottom += 1
     return left, top, width, bottom - top + 1
+
+
+def find_prompt_box(image: Image.Image) -> tuple[int, int]:
+    """The middle of the prompt box: the first tall white block down the right-hand panel."""
+    pixels = np.asarray(image)
+    column = (pixels[:, pixels.shape[1] - 150] == 255).all(axis=1)
+    for y in range(len(column) - 40):
+        if column[y : y + 40].all():
+            return pixels.shape[1] - 150, y + 20
+    raise LookupError("no prompt box on screen")
 
 
 def find_swatch(image: Image.Image, hex_colour: str, side: int = 12) -> tuple[int, int]:
@@ -153,7 +165,7 @@ def write_settings(path: Path, model: str, steps: int, size: int | None, strengt
     canvas = f"width={size}\nheight={size}\n" if size else ""  # none: the canvas takes the model's size
     path.write_text(
         "[parameters]\n"
-        'prompt="a sunny day with green grass and a lake, the sun on the left"\n'
+        f'prompt="{PROMPT}"\n'
         f"steps={steps}\n{canvas}model={model}\n"
         f"use_canvas_as_init=true\nstrength={strength}\npreview_kind=x0\n"
         "[seed]\nseed=1234\nafter_run=keep\n"
@@ -232,7 +244,11 @@ def main() -> None:
 
         # Inpainting: a mask rectangle over the upper right (shown as a red tint), then a run that only
         # repaints there, its previews painted over the crop around the mask.
+        # ...with a new prompt: the tool first (R, while the canvas has the keys), then the prompt text.
         run("xdotool", "key", "--window", window_id, "r")
+        click(window_id, *find_prompt_box(screenshot(window_id)))
+        run("xdotool", "key", "--window", window_id, "ctrl+a")
+        run("xdotool", "type", "--window", window_id, "--delay", "5", INPAINT_PROMPT)
         stroke(window_id, [at(0.55, 0.08), at(0.75, 0.2), at(0.92, 0.4)])
         park_pointer()
         # Done: the mask tint hidden (Q), so the repainted rectangle shows as it is.
