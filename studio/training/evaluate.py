@@ -127,7 +127,7 @@ def measure(
     renders = np.stack([render_scene(scene, rng) for scene in scenes])
     render_accuracy = score(classifier.classify(renders), scenes)
 
-    vae = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32)
+    vae = AutoencoderKL.from_pretrained(folder / "vae").to(torch.float32)  # fp16 on disk
     held_out = (
         torch.from_numpy(render_dataset(PSNR_IMAGES, PSNR_SEED).images).permute(0, 3, 1, 2).contiguous()
     )

@@ -30,6 +30,8 @@ def write_model_card(
     unet_blocks = ", ".join(diffusion["unet_down_block_types"])
     scaling = report.get("scaling_factor", "(see vae/config.json)")
     empty = diffusion["empty_caption_fraction"]
+    crop = vae_config["crop"]
+    vae_pieces = "whole 128-px images" if crop >= 128 else f"random {crop}-px crops"
     lines = [
         "# Landscapes: the embedded default model of Latent Studio",
         "",
@@ -63,7 +65,7 @@ def write_model_card(
         f"{report['minutes_budget']} min, used {_minutes(total)}.",
         f"- Rendering {_minutes(seconds.get('data'))}.",
         f"- VAE {_minutes(seconds.get('vae'))}: {report['vae_steps']} steps of {vae_config['batch_size']} "
-        f"random {vae_config['crop']}-px crops, L1 + MSE + {vae_config['kl_weight']:g} KL, AdamW "
+        f"{vae_pieces}, L1 + MSE + {vae_config['kl_weight']:g} KL, AdamW "
         f"{vae_config['learning_rate']:g} with warm-up + cosine.",
         f"- Encoding the dataset once: {_minutes(seconds.get('encode'))}.",
         f"- Text encoder + UNet {_minutes(seconds.get('diffusion'))}: {report['diffusion_steps']} steps of "

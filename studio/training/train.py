@@ -8,6 +8,7 @@ checkpoints into a work folder beside the output (`<out>.work`) and a restarted 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -332,4 +333,10 @@ def _report(
 def _hardware(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} torch threads"
+    name = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        lines = cpuinfo.read_text().splitlines()
+        models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+        name = models[0] if models else name
+    return f"{name}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch threads"

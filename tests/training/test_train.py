@@ -40,7 +40,7 @@ def test_training_lowers_both_losses(trained: Path) -> None:
 
 
 def test_export_is_a_stable_diffusion_folder_that_samples(trained: Path) -> None:
-    pipeline = StableDiffusionPipeline.from_pretrained(trained, torch_dtype=torch.float32)
+    pipeline = StableDiffusionPipeline.from_pretrained(trained).to(dtype=torch.float32)
     assert pipeline.safety_checker is None
     pipeline.set_progress_bar_config(disable=True)
     image = pipeline(
