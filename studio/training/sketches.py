@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from studio.training.world import BODY_CENTRE_X, NIGHT_DIMMING, SIZE, SceneAttributes
 
 SKY = {"day": (80, 140, 225), "sunset": (235, 125, 70), "night": (15, 20, 55)}
+SUNSET_TOP = (90, 55, 125)
 GROUND = {"grass": (70, 150, 60), "desert": (220, 190, 120), "snow": (235, 238, 245), "lake": (40, 90, 170)}
 BODY = {("sun", "day"): (255, 225, 70), ("sun", "sunset"): (255, 110, 40)}
 MOON = (235, 235, 215)
@@ -30,6 +31,8 @@ def draw_sketch(attributes: SceneAttributes, rng: np.random.Generator) -> np.nda
     image = Image.new("RGB", (SIZE, SIZE), SKY[attributes.time])
     draw = ImageDraw.Draw(image)
     horizon = attributes.horizon
+    if attributes.time == "sunset":  # two bands, as a sketcher would paint the purple-to-orange sky
+        draw.rectangle([0, 0, SIZE, horizon // 2], fill=SUNSET_TOP)
     wobble = rng.integers(-2, 3, size=9)
     edge = [(x * 16, horizon + int(w)) for x, w in zip(range(9), wobble, strict=True)]
     if attributes.mountains != "none":
