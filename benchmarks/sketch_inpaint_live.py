@@ -61,9 +61,26 @@ def _day_scene(rng: np.random.Generator):
     return dataclasses.replace(scene, time="day", body="none", body_pos=None, clouds="none")
 
 
+def _inpaint(engine: Engine, picture: np.ndarray, mask: np.ndarray, prompt: str, seed: int) -> np.ndarray:
+    info = engine.model_info
+    request = GenerationRequest(
+        mode=Mode.INPAINT,
+        prompt=prompt,
+        init_image=picture,
+        mask=mask,
+        mask_feather_px=4,
+        strength=1.0,
+        seed=seed,
+        model=info.source,
+        steps=info.steps,
+        guidance_scale=info.guidance_scale,
+        scheduler=info.scheduler,
+    )
+    return engine.generate(request).images[0]
+
+
 def inpainting(engine: Engine, classifier: AttributeClassifier, count: int) -> None:
     rng = np.random.default_rng(2)
-    info = engine.model_info
     worst_outside, found = 0, []
     for index in range(count):
         scene = _day_scene(rng)
@@ -71,20 +88,7 @@ def inpainting(engine: Engine, classifier: AttributeClassifier, count: int) -> N
         mask = np.zeros(picture.shape[:2], np.uint8)
         mask[: scene.horizon - 6] = 255
         night = dataclasses.replace(scene, time="night", body="moon", body_pos="center")
-        request = GenerationRequest(
-            mode=Mode.INPAINT,
-            prompt=prompt_for(night, rng),
-            init_image=picture,
-            mask=mask,
-            mask_feather_px=4,
-            strength=1.0,
-            seed=index,
-            model=info.source,
-            steps=info.steps,
-            guidance_scale=info.guidance_scale,
-            scheduler=info.scheduler,
-        )
-        result = engine.generate(request).images[0]
+        result = _inpaint(engine, picture, mask, prompt_for(night, rng), seed=index)
         outside = feather_mask(mask, 4) == 0
         worst_outside = max(worst_outside, int(np.abs(result.astype(int) - picture)[outside].max()))
         found.append(classifier.classify(result[None])[0])
@@ -101,20 +105,7 @@ def inpainting(engine: Engine, classifier: AttributeClassifier, count: int) -> N
         mask = np.zeros(picture.shape[:2], np.uint8)
         top, left = int(rng.integers(10, 60)), int(rng.integers(10, 70))
         mask[top : top + 40, left : left + 48] = 255
-        request = GenerationRequest(
-            mode=Mode.INPAINT,
-            prompt=prompt_for(scene, rng),
-            init_image=picture,
-            mask=mask,
-            mask_feather_px=4,
-            strength=1.0,
-            seed=index,
-            model=info.source,
-            steps=info.steps,
-            guidance_scale=info.guidance_scale,
-            scheduler=info.scheduler,
-        )
-        result = engine.generate(request).images[0].astype(float)
+        result = _inpaint(engine, picture, mask, prompt_for(scene, rng), seed=index).astype(float)
         # Pixel pairs straddling the brushed border (left and right edges of the rectangle).
         for column in (left, left + 47):
             outer = column - 1 if column == left else column + 1

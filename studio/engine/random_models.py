@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from studio.training.diffusion import build_scheduler
 from studio.training.tokenizer import build_caption_tokenizer
 
 _WORDS = (
@@ -23,15 +24,32 @@ _WORDS = (
 )
 
 
-def _scheduler() -> DDPMScheduler:
-    # The Stable Diffusion 1.x noise schedule.
-    return DDPMScheduler(
-        num_train_timesteps=1000,
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        steps_offset=1,
+def _text_encoder(vocab_size: int, hidden: int, layers: int, heads: int, positions: int) -> CLIPTextModel:
+    return CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=vocab_size,
+            hidden_size=hidden,
+            intermediate_size=hidden * 4,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            max_position_embeddings=positions,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+
+
+def _assemble(unet, vae, tokenizer, text_encoder) -> StableDiffusionPipeline:
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=build_scheduler(),  # the Stable Diffusion 1.x noise schedule
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
 
 
@@ -62,29 +80,8 @@ def tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
         up_block_types=("UpDecoderBlock2D",) * 4,
     )
     tokenizer = build_caption_tokenizer([_WORDS], max_length=16)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=16,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
-    )
-    return StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=_scheduler(),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
+    text_encoder = _text_encoder(len(tokenizer), hidden=32, layers=2, heads=4, positions=16)
+    return _assemble(unet, vae, tokenizer, text_encoder)
 
 
 def sd15_pipeline(seed: int = 0) -> StableDiffusionPipeline:
@@ -100,29 +97,8 @@ def sd15_pipeline(seed: int = 0) -> StableDiffusionPipeline:
         up_block_types=("UpDecoderBlock2D",) * 4,
     )
     tokenizer = build_caption_tokenizer([_WORDS], max_length=77)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=49408,
-            hidden_size=768,
-            intermediate_size=3072,
-            num_hidden_layers=12,
-            num_attention_heads=12,
-            max_position_embeddings=77,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
-    )
-    return StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=_scheduler(),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
+    text_encoder = _text_encoder(49408, hidden=768, layers=12, heads=12, positions=77)
+    return _assemble(unet, vae, tokenizer, text_encoder)
 
 
 def save_random_model(folder: Path, kind: str = "tiny", seed: int = 0) -> Path:
