@@ -188,8 +188,8 @@ def main() -> None:
         sys.exit(subprocess.call(["xvfb-run", "-a", "-s", screen, sys.executable, __file__, *sys.argv[1:]]))
 
     work = Path(tempfile.mkdtemp(prefix="latent-studio-shots-"))
-    model = options.model or (str(EMBEDDED_MODEL) if EMBEDDED_MODEL.exists() else "")
-    if not model:
+    model = options.model or ""  # "": the embedded model, as a user's first launch has it
+    if not model and not EMBEDDED_MODEL.exists():
         print("no embedded model yet: using a tiny random-weight model")
         model = str(build_tiny_model(work / "tiny-model"))
     settings = work / "settings.ini"

@@ -107,7 +107,8 @@ class MainWindow(QMainWindow):
         restore_model(self.settings, "seed", self.seed_state)
         # The canvas takes the model's working size until the user chooses one.
         self._size_follows_model = not self.settings.contains("parameters/width")
-        self._apply_model_defaults = False
+        # A first launch (nothing saved yet) takes the model's own steps, guidance and sampler.
+        self._apply_model_defaults = not self.settings.contains("parameters/guidance_scale")
         self._syncing_size = False
 
         self.document = Document(self.parameters.width, self.parameters.height, self)

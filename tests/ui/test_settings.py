@@ -56,3 +56,21 @@ def test_a_damaged_settings_file_falls_back_to_defaults(make_window, tmp_path, f
     window = make_window(lambda: fake_engine, settings=open_settings(path))
     assert window.parameters.steps == 20
     assert window.document.size().width() >= 64
+
+
+def test_first_launch_takes_the_models_own_defaults(make_window, fake_engine, qtbot) -> None:
+    window = make_window(lambda: fake_engine)
+    with qtbot.waitSignal(window.service.model_ready, timeout=10_000):
+        window.service.load_model("")
+    assert (window.parameters.steps, window.parameters.guidance_scale, window.parameters.scheduler) == (
+        12, 6.0, "euler"
+    )
+
+
+def test_saved_parameters_win_over_model_defaults(make_window, fake_engine, settings, qtbot) -> None:
+    settings.setValue("parameters/guidance_scale", 3.0)
+    settings.setValue("parameters/steps", 40)
+    window = make_window(lambda: fake_engine)
+    with qtbot.waitSignal(window.service.model_ready, timeout=10_000):
+        window.service.load_model("")
+    assert (window.parameters.steps, window.parameters.guidance_scale) == (40, 3.0)
