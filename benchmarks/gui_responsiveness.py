@@ -55,6 +55,7 @@ def main() -> None:
         return received
 
     window.parameters.model = model
+    window.service.load_model(model)  # "" is already the default: no change signal loads it
     wait(window.service.model_ready)
     window.parameters.width = window.parameters.height = options.size
     window.parameters.steps = options.steps
@@ -79,6 +80,7 @@ def main() -> None:
     run_seconds = time.perf_counter() - started
     idle_wall, idle_cpu = heartbeat(seconds=min(run_seconds, 10))
     previews = window.generation.preview_count
+    window.ask_before_discarding = False  # a benchmark has no one to answer "save changes?"
     window.close()
 
     print(f"canvas {options.size}x{options.size}, {options.steps} steps, {previews} previews painted, "

@@ -57,6 +57,7 @@ def main() -> None:
     loop = QEventLoop()
     window.service.model_ready.connect(loop.quit)
     window.parameters.model = model
+    window.service.load_model(model)  # "" is already the default: no change signal loads it
     loop.exec()
     window.parameters.live_steps = options.live_steps
     window.parameters.strength = options.strength
@@ -121,6 +122,7 @@ def main() -> None:
     QTimer.singleShot(3000, settle.quit)  # let the last run finish
     settle.exec()
     elapsed = options.seconds
+    window.ask_before_discarding = False  # a benchmark has no one to answer "save changes?"
     window.close()
     info = window.generation.model_info
     print(f"model {info.name if info else model} {size.width()}x{size.height()}, "

@@ -32,11 +32,16 @@ def run_app(argv: list[str] | None = None) -> int:
     # Ctrl+C or a polite kill closes the window properly (settings saved, run cancelled). Python runs
     # signal handlers only between bytecodes, so a slow timer gives it the chance during app.exec().
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, lambda _number, _frame: window.close())
+        signal.signal(stop_signal, lambda _number, _frame: _close_without_asking(window))
     signal_timer = QTimer(interval=250)
     signal_timer.timeout.connect(lambda: None)
     signal_timer.start()
     return app.exec()
+
+
+def _close_without_asking(window: MainWindow) -> None:
+    window.ask_before_discarding = False
+    window.close()
 
 
 if __name__ == "__main__":

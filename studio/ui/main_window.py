@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self._model_name = "no model"
         self._unsaved = False
+        self.ask_before_discarding = True  # off for Ctrl+C / SIGTERM, which must not wait on a dialog
         self.setWindowTitle("Latent Studio")
         self.settings = settings if settings is not None else open_settings()
         self._load_model_on_show = load_model_on_show
@@ -388,6 +390,20 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
 
+    def _may_discard_painting(self) -> bool:
+        """Save / Discard / Cancel before unsaved strokes are lost, as every painting program asks."""
+        answer = self.ask_save_changes()
+        if answer == QMessageBox.StandardButton.Save:
+            self.choose_image_to_save()
+            return not self._unsaved
+        return answer == QMessageBox.StandardButton.Discard
+
+    def ask_save_changes(self) -> QMessageBox.StandardButton:
+        button = QMessageBox.StandardButton
+        question = "Save the painting before closing?"
+        choices = button.Save | button.Discard | button.Cancel
+        return QMessageBox.question(self, "Unsaved painting", question, choices, button.Save)
+
     def save_image(self, path: str | Path) -> bool:
         if not self.document.flattened().save(str(path)):
             self.show_error(
@@ -437,6 +453,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._unsaved and self.ask_before_discarding and not self._may_discard_painting():
+            event.ignore()  # the user chose Cancel, or the save did not happen: keep working
+            return
         self.save_settings()
         self.generation.live_timer.stop()
         self.hide()  # the window goes at once; the engine thread may need a moment to stop

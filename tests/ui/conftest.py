@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from studio.ui.settings import open_settings
 from studio.ui.worker import running_threads
@@ -47,6 +47,9 @@ def make_window(qtbot, settings: QSettings) -> Iterator[Callable[..., object]]:
         options.setdefault("settings", settings)
         options.setdefault("load_model_on_show", False)
         window = MainWindow(**options)
+        # A modal "save changes?" would hang an offscreen test: unsaved paintings are discarded
+        # unless a test answers differently.
+        window.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)

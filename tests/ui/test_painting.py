@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from studio.ui.image_convert import alpha_from_qimage
 from studio.ui.layers import Document
@@ -278,3 +279,28 @@ def test_dropping_an_image_file_opens_it(window, tmp_path) -> None:
     window.dropEvent(event)
     assert (window.document.size().width(), window.document.size().height()) == (80, 48)
     assert tuple(window.document.flattened_rgb()[10, 10]) == (0x2F, 0x6F, 0xB5)
+
+
+def _paint_something(window) -> None:
+    window.tool_settings.tool = ToolName.BRUSH.value
+    drag(window.canvas, [window.canvas.to_widget(QPointF(10, 10)), window.canvas.to_widget(QPointF(40, 30))])
+
+
+def test_closing_with_unsaved_strokes_asks_and_cancel_keeps_working(window) -> None:
+    _paint_something(window)
+    asked = []
+    window.ask_save_changes = lambda: asked.append(True) or QMessageBox.StandardButton.Cancel
+    window.close()
+    assert asked and window.isVisible()  # nothing lost: the window stays with the painting
+    assert window.document.undo_stack.count() == 1
+    window.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
+    window.close()
+    assert not window.isVisible()
+
+
+def test_closing_a_saved_painting_does_not_ask(window, tmp_path) -> None:
+    _paint_something(window)
+    assert window.save_image(tmp_path / "done.png")
+    window.ask_save_changes = lambda: pytest.fail("asked although everything was saved")
+    window.close()
+    assert not window.isVisible()
