@@ -88,7 +88,7 @@ def load_model(
 def _load_text_to_image(
     source: str, dtype: torch.dtype, single_file_config: str | None, allow_pickled_weights: bool
 ) -> DiffusionPipeline:
-    path = EMBEDDED_MODEL_DIR if source == DEFAULT_MODEL else Path(source).expanduser()
+    path = _local_path(source)
     if source == DEFAULT_MODEL and not (path / "model_index.json").is_file():
         raise EngineError(
             f"The embedded model is missing from {path}. Reinstall the app, or train it with "
@@ -180,14 +180,17 @@ def _no_safety_checker(index_file: Path) -> dict[str, Any]:
 
 
 def _studio_settings(source: str) -> dict[str, Any]:
-    folder = EMBEDDED_MODEL_DIR if source == DEFAULT_MODEL else Path(source).expanduser()
-    settings_file = folder / STUDIO_SETTINGS_FILE
+    settings_file = _local_path(source) / STUDIO_SETTINGS_FILE
     if not settings_file.is_file():
         return {}
     try:
         return json.loads(settings_file.read_text())
     except json.JSONDecodeError as error:
         raise EngineError(f"{settings_file} is not valid JSON: {error}") from error
+
+
+def _local_path(source: str) -> Path:
+    return EMBEDDED_MODEL_DIR if source == DEFAULT_MODEL else Path(source).expanduser()
 
 
 def _display_name(source: str) -> str:

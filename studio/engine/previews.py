@@ -8,6 +8,7 @@ the preview costs almost nothing next to a UNet step. Full VAE decode is the exa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -28,6 +29,12 @@ SDXL_FACTORS = [
 ]
 SDXL_BIAS = [0.1084, -0.0175, -0.0011]
 SDXL_SCALING_FACTOR = 0.13025
+
+
+@lru_cache(maxsize=8)
+def _on_device(factors: tuple, bias: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    # Made once per model and device, not once per step: this runs on the per-step hot path.
+    return torch.tensor(factors, device=device), torch.tensor(bias, device=device)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,6 @@ class LinearPreview:
     def to_rgb(self, latents: torch.Tensor) -> np.ndarray:
         """First image of a (B, 4, h, w) batch -> (h, w, 3) uint8, computed where the latents are."""
         latent = latents[0].float().permute(1, 2, 0)
-        factors = torch.tensor(self.factors, device=latent.device)
-        bias = torch.tensor(self.bias, device=latent.device)
+        factors, bias = _on_device(self.factors, self.bias, latent.device)
         rgb = (latent @ factors + bias + 1.0) * 127.5
         return rgb.clamp(0, 255).round().to(torch.uint8).cpu().numpy()
