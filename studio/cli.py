@@ -59,10 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--low-memory", action="store_true", help="attention slicing and VAE tiling")
 
     train = commands.add_parser("train", help="train the embedded Landscapes model")
-    train.add_argument("--out", type=Path, required=True, help="model folder to write")
-    train.add_argument("--minutes", type=float, default=60.0, help="total time budget")
+    train.add_argument("--out", type=Path, help="model folder to write (a run from scratch)")
+    train.add_argument(
+        "--continue",
+        dest="continue_from",
+        nargs="?",
+        const="",
+        metavar="FOLDER",
+        help="improve a trained folder (default: the embedded model); it is replaced only if better",
+    )
+    train.add_argument(
+        "--part",
+        choices=["diffusion", "decoder", "preview"],
+        default="diffusion",
+        help="with --continue: text encoder + UNet, the VAE decoder, or the preview decoder",
+    )
+    train.add_argument("--minutes", type=float, default=60.0, help="time budget (with --continue: training)")
     train.add_argument("--device", choices=["cuda", "cpu"], default=None)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, help="default: 0, or with --continue a seed no run used yet")
     train.add_argument("--no-resume", action="store_true", help="ignore checkpoints from an earlier run")
 
     evaluate = commands.add_parser("evaluate", help="measure prompt adherence, VAE PSNR and speed")
@@ -93,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_generate(args)
         if command == "train":
-            from studio.training.train import train_default_model
-
-            device = args.device or _best_training_device()
-            train_default_model(args.out, args.minutes, device, args.seed, resume=not args.no_resume)
-            return 0
+            return _train(args)
         if command == "evaluate":
             from studio.training.evaluate import evaluate_model
 
@@ -116,6 +126,23 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {error}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    if (args.out is None) == (args.continue_from is None):
+        raise ValueError("give either --out FOLDER (train from scratch) or --continue [FOLDER]")
+    device = args.device or _best_training_device()
+    if args.continue_from is None:
+        from studio.training.train import train_default_model
+
+        train_default_model(args.out, args.minutes, device, args.seed or 0, resume=not args.no_resume)
+        return 0
+    from studio.engine.loading import EMBEDDED_MODEL_DIR
+    from studio.training.continuation import continue_training
+
+    folder = Path(args.continue_from) if args.continue_from else EMBEDDED_MODEL_DIR
+    continue_training(folder, args.part, args.minutes, args.seed, device)
     return 0
 
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from studio.engine import images
 from studio.engine.loading import LoadedModel, load_model
+from studio.engine.previews import to_uint8_image
 from studio.engine.request import (
     Cancelled,
     EngineError,
@@ -250,7 +251,10 @@ class Engine:
         source = latents
         if request.preview_kind is PreviewKind.PREDICTED_CLEAN and recorder.predicted_clean is not None:
             source = recorder.predicted_clean
-        if request.preview_method is PreviewMethod.LINEAR and model.linear_preview is not None:
+        method = request.preview_method
+        if method in (PreviewMethod.AUTO, PreviewMethod.TINY) and model.tiny_preview is not None:
+            return model.tiny_preview.to_rgb(source)
+        if method is not PreviewMethod.VAE and model.linear_preview is not None:
             return model.linear_preview.to_rgb(source)
         return self._decode(model, source[:1])
 
@@ -272,8 +276,7 @@ class Engine:
                     vae.to(half_dtype)
         if torch.isnan(decoded).any():
             raise EngineError("The model produced NaN pixels; try another scheduler, fewer steps or fp32.")
-        pixels = ((decoded[0].float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-        return pixels.permute(1, 2, 0).cpu().numpy()
+        return to_uint8_image(decoded[0])
 
     @staticmethod
     def _output_size(request: GenerationRequest, info: ModelInfo) -> tuple[int, int]:

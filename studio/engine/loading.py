@@ -20,7 +20,7 @@ from diffusers import (
     StableDiffusionPipeline,
 )
 
-from studio.engine.previews import LinearPreview
+from studio.engine.previews import LinearPreview, TinyDecoderPreview
 from studio.engine.request import DEFAULT_MODEL, EngineError, Mode, ModelInfo
 from studio.engine.schedulers import normalise_scheduler_name
 
@@ -41,6 +41,7 @@ class LoadedModel:
     info: ModelInfo
     linear_preview: LinearPreview | None
     scheduler_config: dict[str, Any]
+    tiny_preview: TinyDecoderPreview | None = None
 
     @property
     def vae_scale_factor(self) -> int:
@@ -72,6 +73,14 @@ def load_model(
         if "preview" in settings
         else LinearPreview.published_for(int(vae_config.latent_channels), float(vae_config.scaling_factor))
     )
+    tiny_preview = None
+    if _local_path(source).is_dir():
+        try:
+            tiny_preview = TinyDecoderPreview.from_folder(_local_path(source), device, dtype)
+        except (OSError, ValueError) as error:
+            # A broken preview decoder must not cost the person their model: previews fall back to linear.
+            message = f"preview decoder not loaded, using linear previews: {_first_line(error)}"
+            warnings.warn(message, stacklevel=2)
     info = ModelInfo(
         name=_display_name(source),
         source=source,
@@ -82,7 +91,7 @@ def load_model(
         guidance_scale=float(settings.get("guidance_scale", 7.5)),
         scheduler=normalise_scheduler_name(settings.get("scheduler", "dpm++ 2m")),
     )
-    return LoadedModel(pipelines, info, preview, dict(text_to_image.scheduler.config))
+    return LoadedModel(pipelines, info, preview, dict(text_to_image.scheduler.config), tiny_preview)
 
 
 def _load_text_to_image(

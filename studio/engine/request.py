@@ -29,6 +29,8 @@ class PreviewKind(StrEnum):
 
 
 class PreviewMethod(StrEnum):
+    AUTO = "auto"  # the model's tiny preview decoder when it ships one, else linear
+    TINY = "tiny"  # a small decoder trained to imitate the VAE: true colours, a fraction of a step
     LINEAR = "linear"  # latent -> RGB by a fitted 4x3 matrix: nearly free
     VAE = "vae"  # full VAE decode of every preview: exact but costly
 
@@ -83,7 +85,7 @@ class GenerationRequest:
     inpaint_padding_px: int = 32
     batch_count: int = 1
     preview_kind: PreviewKind = PreviewKind.NOISY_LATENT
-    preview_method: PreviewMethod = PreviewMethod.LINEAR
+    preview_method: PreviewMethod = PreviewMethod.AUTO
     model: str = DEFAULT_MODEL
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the metadata
 

@@ -13,6 +13,7 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 from diffusers.training_utils import EMAModel, compute_snr
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from studio.training.compute import FP32, ComputeSettings
 from studio.training.config import DiffusionConfig
 from studio.training.vae import EncodedLatents
 
@@ -104,12 +105,18 @@ class DiffusionTrainer:
     ema: EMAModel | None = None
     step: int = 0
     losses: list[float] = field(default_factory=list)
+    compute: ComputeSettings = FP32
 
     def __post_init__(self) -> None:
         parameters = self.parameters()
         if self.optimizer is None:
             self.optimizer = torch.optim.AdamW(
-                parameters, lr=self.config.learning_rate, betas=(0.9, 0.99), weight_decay=0.01
+                parameters,
+                lr=self.config.learning_rate,
+                betas=(0.9, 0.99),
+                weight_decay=0.01,
+                # One kernel over all tensors: 59 -> 25 ms a step on the 2-core EPYC (profiled).
+                fused=self.unet.device.type == "cpu",
             )
         if self.ema is None:
             # EMA warm-up (decay grows as 1 - (1 + step)^-2/3) suits a run of a few thousand steps: the
@@ -128,8 +135,26 @@ class DiffusionTrainer:
             return clipped / (snr + 1)
         return clipped / snr
 
+    def use(self, compute: ComputeSettings) -> None:
+        """Switch precision and memory format (see compute.choose_by_trial)."""
+        self.compute = compute
+        self.unet.to(memory_format=compute.memory_format())
+
     def train_step(self, learning_rate_scale: float = 1.0) -> float:
-        assert self.optimizer is not None and self.ema is not None
+        """One optimisation step, EMA update and loss record; returns the plain noise MSE."""
+        assert self.ema is not None
+        per_sample = self.optimise(learning_rate_scale)
+        self.ema.step(self.parameters())
+        self.step += 1
+        # The curve records the plain MSE: comparable across weightings and with other runs.
+        plain = per_sample.mean().item()
+        self.losses.append(plain)
+        return plain
+
+    def optimise(self, learning_rate_scale: float) -> torch.Tensor:
+        """Forward, backward and optimizer step without bookkeeping; at scale 0 the weights stay put
+        (the timed trial uses that). Returns the per-sample MSE, detached."""
+        assert self.optimizer is not None
         self.unet.train()
         self.text_encoder.train()
         for group in self.optimizer.param_groups:
@@ -152,23 +177,20 @@ class DiffusionTrainer:
             ids.to(device),
         )
         noisy = self.scheduler.add_noise(clean, noise, timesteps)
-        hidden = self.text_encoder(ids)[0]
-        prediction = self.unet(noisy, timesteps, hidden).sample
+        noisy = noisy.contiguous(memory_format=self.compute.memory_format())
+        with self.compute.autocast(device):
+            hidden = self.text_encoder(ids)[0]
+            prediction = self.unet(noisy, timesteps, hidden).sample
         target = noise
         if self.scheduler.config.prediction_type == "v_prediction":
             target = self.scheduler.get_velocity(clean, noise, timesteps)
-        per_sample = (prediction - target).pow(2).mean(dim=(1, 2, 3))
+        per_sample = (prediction.float() - target).pow(2).mean(dim=(1, 2, 3))
         loss = (per_sample * self._loss_weights(timesteps)).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.parameters(), 1.0)
         self.optimizer.step()
-        self.ema.step(self.parameters())
-        self.step += 1
-        # The curve records the plain MSE: comparable across weightings and with other runs.
-        plain = per_sample.detach().mean().item()
-        self.losses.append(plain)
-        return plain
+        return per_sample.detach()
 
     def copy_ema_to_models(self) -> None:
         assert self.ema is not None

@@ -64,6 +64,11 @@ def write_model_card(
         f"- Hardware: {report['hardware']} (device `{report['device']}`); budget "
         f"{report['minutes_budget']} min, used {_minutes(total)}.",
         f"- Rendering {_minutes(seconds.get('data'))}.",
+        *(
+            f"- {stage} precision, chosen by a timed trial: {choice}."
+            for stage, choice in report.get("compute", {}).items()
+            if choice
+        ),
         f"- VAE {_minutes(seconds.get('vae'))}: {report['vae_steps']} steps of {vae_config['batch_size']} "
         f"{vae_pieces}, L1 + MSE + {vae_config['kl_weight']:g} KL, AdamW "
         f"{vae_config['learning_rate']:g} with warm-up + cosine.",
@@ -93,3 +98,50 @@ def write_model_card(
     path = folder / "README.md"
     path.write_text("\n".join(lines))
     return path
+
+
+RUNS_HEADING = "## Training runs"
+
+
+def replace_section(card: str, heading: str, body: str) -> str:
+    """The card with the section under `heading` (up to the next "## ") replaced, or appended."""
+    section = f"{heading}\n{body.strip()}\n"
+    start = card.find(f"{heading}\n")
+    if start < 0:
+        return card.rstrip("\n") + "\n\n" + section
+    end = card.find("\n## ", start + len(heading))
+    return card[:start] + section + (card[end:] if end >= 0 else "")
+
+
+def update_model_card(folder: Path, history: Any) -> Path:
+    """After a `train --continue` run: the evaluation of the shipped weights and the table of runs."""
+    path = Path(folder) / "README.md"
+    card = path.read_text() if path.is_file() else "# Landscapes\n"
+    if history.evaluation is not None:
+        card = replace_section(card, EVALUATION_HEADING, _evaluation_table(history.evaluation))
+    runs = (
+        "Every run of `python main.py train` and `train --continue` on these weights; a run replaces "
+        "the shipped parts only when it is better on the evaluation (`training_runs.json` has the "
+        "figures).\n\n" + history.table()
+    )
+    card = replace_section(card, RUNS_HEADING, runs)
+    path.write_text(card)
+    return path
+
+
+def _evaluation_table(evaluation: dict[str, Any]) -> str:
+    from studio.training.evaluate import ATTRIBUTES  # deferred: evaluate imports torch and diffusers
+
+    lines = [
+        f"`python main.py evaluate` on the shipped weights: {evaluation['prompts']} prompts, the model's "
+        "default steps, guidance and sampler, fixed seeds.",
+        "",
+        "| attribute | model | target |",
+        "| --- | --- | --- |",
+    ]
+    for key, label in ATTRIBUTES:
+        target = "-" if key == "clouds" else ">= 95%"
+        lines.append(f"| {label} | {evaluation['accuracy'][key]:.1%} | {target} |")
+    lines.append(f"| VAE PSNR, 256 held-out renders | {evaluation['vae_psnr_db']:.2f} dB | >= 30 dB |")
+    lines.append(f"| seconds per image (CPU) | {evaluation['seconds_per_image']:.2f} s | <= 1.0 s |")
+    return "\n".join(lines)

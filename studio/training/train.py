@@ -19,6 +19,7 @@ import torch
 
 from studio.training.captions import caption_vocabulary
 from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint, work_folder_for
+from studio.training.compute import candidate_settings, choose_by_trial
 from studio.training.config import TrainConfig
 from studio.training.diffusion import (
     DiffusionTrainer,
@@ -60,7 +61,7 @@ def parameter_count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _timed_loop(
+def timed_loop(
     stage: str,
     state: RunState,
     budget_seconds: float,
@@ -150,7 +151,13 @@ def train_default_model(
         return vae_losses[-1]
 
     if "vae" not in state.finished:
-        _timed_loop(
+        step_before_trial = vae_trainer.step
+        candidates = candidate_settings(torch_device)
+        trial = choose_by_trial(candidates, vae_trainer.use, lambda: vae_trainer.train_step(0))
+        vae_trainer.step = step_before_trial  # the trial's steps run at learning rate 0 and do not count
+        state.notes["vae_compute"] = trial.describe()
+        print(f"vae compute: {trial.describe()}", flush=True)
+        timed_loop(
             "vae",
             state,
             vae_budget,
@@ -242,7 +249,10 @@ def train_default_model(
     spent_before = sum(v for k, v in state.seconds.items() if k != "diffusion")
     diffusion_budget = max(0.0, budget - reserve - spent_before)
     if "diffusion" not in state.finished:
-        _timed_loop(
+        trial = choose_by_trial(candidate_settings(torch_device), trainer.use, lambda: trainer.optimise(0))
+        state.notes["diffusion_compute"] = trial.describe()
+        print(f"diffusion compute: {trial.describe()}", flush=True)
+        timed_loop(
             "diffusion",
             state,
             diffusion_budget,
@@ -313,7 +323,7 @@ def _report(
         "seed": seed,
         "minutes_budget": minutes,
         "device": device,
-        "hardware": _hardware(device),
+        "hardware": hardware_name(device),
         "seconds": {k: round(v, 1) for k, v in state.seconds.items()},
         "parameters": {
             "vae": parameter_count(vae),
@@ -326,11 +336,12 @@ def _report(
         "vae_psnr_db": state.notes.get("vae_psnr_db"),
         "diffusion_steps": state.notes.get("diffusion_steps", trainer.step),
         "final_noise_mse": round(sum(last) / max(1, len(last)), 4),
+        "compute": {stage: state.notes.get(f"{stage}_compute") for stage in ("vae", "diffusion")},
         "weights_mb": round(weight_bytes(out_dir) / 1e6, 1),
     }
 
 
-def _hardware(device: str) -> str:
+def hardware_name(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
     name = platform.processor() or platform.machine()

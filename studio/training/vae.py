@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from diffusers import AutoencoderKL
 
+from studio.training.compute import FP32, ComputeSettings
 from studio.training.config import VAEConfig
 
 LATENT_DOWNSCALE = 8
@@ -69,12 +70,30 @@ class VAETrainer:
     generator: torch.Generator
     optimizer: torch.optim.Optimizer | None = None
     step: int = 0
+    # Decoder only: the encoder, and so the latent space a trained UNet lives in, stays as it is; the
+    # decoder learns to draw sharper pictures from the same latents (what Stability's ft-MSE VAE did).
+    decoder_only: bool = False
+    compute: ComputeSettings = FP32
 
     def __post_init__(self) -> None:
+        if self.decoder_only:
+            self.vae.encoder.requires_grad_(False)
+            self.vae.quant_conv.requires_grad_(False)
         if self.optimizer is None:
             self.optimizer = torch.optim.AdamW(
-                self.vae.parameters(), lr=self.config.learning_rate, betas=(0.9, 0.99), weight_decay=0.0
+                self.trained_parameters(),
+                lr=self.config.learning_rate,
+                betas=(0.9, 0.99),
+                weight_decay=0.0,
+                fused=self.vae.device.type == "cpu",  # one kernel for all tensors: measured faster on CPU
             )
+
+    def trained_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.vae.parameters() if p.requires_grad]
+
+    def use(self, compute: ComputeSettings) -> None:
+        self.compute = compute
+        self.vae.to(memory_format=compute.memory_format())
 
     def _batch(self) -> torch.Tensor:
         count, _, height, width = self.images_uint8.shape
@@ -92,17 +111,23 @@ class VAETrainer:
     def train_step(self, learning_rate_scale: float = 1.0) -> float:
         assert self.optimizer is not None
         self.vae.train()
+        if self.decoder_only:
+            self.vae.encoder.eval()  # frozen: no dropout or norm statistics drift on that side
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.learning_rate * learning_rate_scale
-        batch = self._batch()
-        posterior = self.vae.encode(batch).latent_dist
-        reconstruction = self.vae.decode(posterior.sample(generator=None)).sample
-        error = reconstruction - batch
+        batch = self._batch().contiguous(memory_format=self.compute.memory_format())
+        with self.compute.autocast(self.vae.device):
+            with torch.set_grad_enabled(not self.decoder_only):
+                posterior = self.vae.encode(batch).latent_dist
+            reconstruction = self.vae.decode(posterior.sample(generator=None)).sample
+        error = reconstruction.float() - batch
         # MSE is what PSNR measures; L1 keeps the gradient alive on small errors, which sharpens edges.
-        loss = error.abs().mean() + error.pow(2).mean() + self.config.kl_weight * posterior.kl().mean()
+        loss = error.abs().mean() + error.pow(2).mean()
+        if not self.decoder_only:
+            loss = loss + self.config.kl_weight * posterior.kl().mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(self.trained_parameters(), 1.0)
         self.optimizer.step()
         self.step += 1
         return loss.item()

@@ -1,0 +1,375 @@
+"""`python main.py train --continue`: improve the shipped model run after run, keeping only what is better.
+
+Each run starts from the shipped folder, trains one part on freshly rendered data (a new seed each
+run, so no run sees another's images) for the minutes given, and judges the result on the same
+evaluation as the shipped model:
+
+- `diffusion`: text encoder + UNet, on latents of the shipped (fixed) VAE; judged by the attribute
+  evaluation (`main.py evaluate`): the mean over the target attributes must rise.
+- `decoder`: the VAE decoder alone; the encoder stays, so the latent space the UNet lives in is
+  unchanged. Judged by held-out PSNR.
+- `preview`: the tiny preview decoder (see preview_decoder.py); judged by how closely it reproduces
+  the full VAE decoder.
+
+A better result replaces those parts of the shipped folder; a worse one stays in the run's work
+folder and is reported. Every run, shipped or not, is appended to `training_runs.json` and to the
+model card's table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint
+from studio.training.compute import TrialResult, candidate_settings, choose_by_trial
+from studio.training.config import ContinuationConfig
+from studio.training.diffusion import DiffusionTrainer, build_scheduler, tokenize
+from studio.training.export import MAX_SHARD_SIZE
+from studio.training.model_card import update_model_card
+from studio.training.progress import ProgressBar
+from studio.training.run_history import RunHistory, evaluation_score
+from studio.training.train import hardware_name, timed_loop
+from studio.training.vae import EncodedLatents, VAETrainer, encode_images, reconstruction_psnr
+from studio.training.world import render_dataset
+
+PARTS = ("diffusion", "decoder", "preview")
+PSNR_SEED = 424_242  # the evaluation's held-out renders (evaluate.PSNR_SEED)
+
+
+@dataclass
+class Outcome:
+    """What a continuation run did: its record in the history, and where the result went."""
+
+    record: dict[str, Any]
+    shipped: bool
+    candidate: Path
+
+    def summary(self) -> str:
+        verdict = "replaced the shipped parts" if self.shipped else f"kept aside in {self.candidate}"
+        return f"{self.record['part']} run, seed {self.record['seed']}: {self.record['result']}; {verdict}"
+
+
+def continue_training(
+    folder: Path,
+    part: str,
+    minutes: float,
+    seed: int | None = None,
+    device: str = "cpu",
+    work_root: Path = Path("runs"),
+    config: ContinuationConfig | None = None,
+    evaluation_prompts: int = 200,
+) -> Outcome:
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {', '.join(PARTS)}, got '{part}'")
+    if minutes <= 0:
+        raise ValueError(f"minutes must be positive, got {minutes:g}")
+    folder = Path(folder)
+    if not (folder / "model_index.json").is_file():
+        raise ValueError(f"{folder} is not a model folder (no model_index.json)")
+    config = config or ContinuationConfig()
+    history = RunHistory.load(folder)
+    seed = history.next_seed() if seed is None else seed
+    work = Path(work_root) / f"continue-{part}-seed{seed}"
+    identity = {"part": part, "seed": seed, "minutes": minutes, "config": dataclasses.asdict(config)}
+    state = RunState.open(work, identity, resume=True)
+    torch_device = torch.device(device)
+    started = time.monotonic()
+    print(f"continuing {part} of {folder} with seed {seed} for {minutes:g} min (work: {work})", flush=True)
+
+    candidate = work / "candidate"
+    if "train" not in state.finished:
+        if candidate.exists():
+            shutil.rmtree(candidate)
+        shutil.copytree(folder, candidate)
+        train = {"diffusion": _train_diffusion, "decoder": _train_decoder, "preview": _train_preview}[part]
+        details = train(candidate, minutes, seed, torch_device, work, state, config)
+        state.notes["details"] = details
+        state.finish("train")
+    details = state.notes["details"]
+
+    judge = {"diffusion": _judge_by_evaluation, "decoder": _judge_by_psnr, "preview": _judge_preview}[part]
+    before, after, better = judge(folder, candidate, history, evaluation_prompts)
+    record = {
+        "date": datetime.date.today().isoformat(),
+        "part": part,
+        "machine": hardware_name(device),
+        "minutes": round(details["train_seconds"] / 60, 1),
+        "wall_minutes": round((time.monotonic() - started) / 60, 1),  # this invocation: data, eval
+        "steps": details["steps"],
+        "steps_per_second": round(details["steps"] / max(details["train_seconds"], 1e-9), 3),
+        "seed": seed,
+        "compute": details["compute"],
+        "before": before,
+        "after": after,
+        "shipped": better,
+    }
+    record["result"] = _describe_change(part, before, after)
+    if better:
+        _replace_parts(folder, candidate, details["changed"], work)
+        if part == "diffusion":
+            history.evaluation = after
+    history.add(record)
+    history.save(folder)
+    update_model_card(folder, history)
+    outcome = Outcome(record, better, candidate)
+    print(outcome.summary(), flush=True)
+    return outcome
+
+
+# --- training, one function per part ---------------------------------------------------------------
+
+
+def _trial(trainer: Any, device: torch.device, optimise: Any) -> TrialResult:
+    result = choose_by_trial(candidate_settings(device), trainer.use, lambda: optimise(0.0))
+    print(f"compute: {result.describe()}", flush=True)
+    return result
+
+
+def _train_diffusion(
+    candidate: Path,
+    minutes: float,
+    seed: int,
+    device: torch.device,
+    work: Path,
+    state: RunState,
+    config: ContinuationConfig,
+) -> dict[str, Any]:
+    vae = AutoencoderKL.from_pretrained(candidate / "vae", torch_dtype=torch.float32).to(device)
+    text_encoder = CLIPTextModel.from_pretrained(candidate / "text_encoder", torch_dtype=torch.float32)
+    unet = UNet2DConditionModel.from_pretrained(candidate / "unet", torch_dtype=torch.float32)
+    tokenizer = CLIPTokenizer.from_pretrained(candidate / "tokenizer")
+    text_encoder, unet = text_encoder.to(device), unet.to(device)
+    scheduler_config = json.loads((candidate / "scheduler" / "scheduler_config.json").read_text())
+    scheduler = build_scheduler(scheduler_config.get("prediction_type", "epsilon"))
+
+    data = render_dataset(config.dataset_size, seed)
+    saved = load_checkpoint(work / "latents.pt")
+    if saved is None:
+        images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
+        bar = ProgressBar("encode", len(images), unit="images")
+        latents = encode_images(vae, images, on_batch=lambda done: bar.update(done))
+        bar.close(len(images))
+        save_checkpoint(work / "latents.pt", {"mean": latents.mean, "std": latents.std})
+    else:
+        latents = EncodedLatents(saved["mean"], saved["std"])
+    del vae
+
+    trainer = DiffusionTrainer(
+        unet,
+        text_encoder,
+        scheduler,
+        config.diffusion,
+        latents,
+        tokenize(tokenizer, data.captions),
+        tokenize(tokenizer, [""])[0],
+        float(json.loads((candidate / "vae" / "config.json").read_text())["scaling_factor"]),
+        torch.Generator().manual_seed(seed),
+    )
+    saved = load_checkpoint(work / "diffusion.pt")
+    if saved is not None:
+        unet.load_state_dict(saved["unet"])
+        text_encoder.load_state_dict(saved["text_encoder"])
+        trainer.optimizer.load_state_dict(saved["optimizer"])
+        trainer.ema.load_state_dict(saved["ema"])
+        trainer.step, trainer.losses = saved["step"], list(saved["losses"])
+        trainer.generator.set_state(saved["generator"])
+    trial = _trial(trainer, device, trainer.optimise)
+
+    def save() -> None:
+        save_checkpoint(
+            work / "diffusion.pt",
+            {
+                "unet": unet.state_dict(),
+                "text_encoder": text_encoder.state_dict(),
+                "optimizer": trainer.optimizer.state_dict(),
+                "ema": trainer.ema.state_dict(),
+                "step": trainer.step,
+                "losses": trainer.losses,
+                "generator": trainer.generator.get_state(),
+            },
+        )
+
+    timed_loop(
+        "diffusion",
+        state,
+        minutes * 60,
+        trainer.train_step,
+        lambda: trainer.step,
+        save,
+        config.checkpoint_minutes * 60,
+        config.diffusion.warmup_fraction,
+        config.diffusion.min_learning_rate_fraction,
+    )
+    trainer.copy_ema_to_models()
+    unet.to(memory_format=torch.contiguous_format)
+    _save_fp16(unet, candidate / "unet")
+    _save_fp16(text_encoder, candidate / "text_encoder")
+    last = trainer.losses[-200:]
+    return {
+        "train_seconds": state.seconds["diffusion"],
+        "steps": trainer.step,
+        "compute": trial.describe(),
+        "final_noise_mse": round(sum(last) / max(1, len(last)), 4),
+        "changed": ["unet", "text_encoder"],
+    }
+
+
+def _train_decoder(
+    candidate: Path,
+    minutes: float,
+    seed: int,
+    device: torch.device,
+    work: Path,
+    state: RunState,
+    config: ContinuationConfig,
+) -> dict[str, Any]:
+    vae = AutoencoderKL.from_pretrained(candidate / "vae", torch_dtype=torch.float32).to(device)
+    data = render_dataset(config.dataset_size, seed)
+    images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
+    trainer = VAETrainer(vae, config.vae, images, torch.Generator().manual_seed(seed), decoder_only=True)
+    losses: list[float] = []
+    saved = load_checkpoint(work / "decoder.pt")
+    if saved is not None:
+        vae.load_state_dict(saved["model"])
+        trainer.optimizer.load_state_dict(saved["optimizer"])
+        trainer.step, losses = saved["step"], list(saved["losses"])
+        trainer.generator.set_state(saved["generator"])
+    trial = _trial(trainer, device, trainer.train_step)
+    trainer.step = saved["step"] if saved is not None else 0  # the trial's steps (at lr 0) do not count
+
+    def save() -> None:
+        payload = {"model": vae.state_dict(), "optimizer": trainer.optimizer.state_dict()}
+        payload.update(step=trainer.step, losses=losses, generator=trainer.generator.get_state())
+        save_checkpoint(work / "decoder.pt", payload)
+
+    def step(scale: float) -> float:
+        losses.append(trainer.train_step(scale))
+        return losses[-1]
+
+    timed_loop(
+        "decoder",
+        state,
+        minutes * 60,
+        step,
+        lambda: trainer.step,
+        save,
+        config.checkpoint_minutes * 60,
+        config.vae.warmup_fraction,
+        config.vae.min_learning_rate_fraction,
+    )
+    vae.to(memory_format=torch.contiguous_format)
+    _save_fp16(vae, candidate / "vae")
+    return {
+        "train_seconds": state.seconds["decoder"],
+        "steps": trainer.step,
+        "compute": trial.describe(),
+        "changed": ["vae"],
+    }
+
+
+def _train_preview(
+    candidate: Path,
+    minutes: float,
+    seed: int,
+    device: torch.device,
+    work: Path,
+    state: RunState,
+    config: ContinuationConfig,
+) -> dict[str, Any]:
+    from studio.training.preview_decoder import train_preview_decoder
+
+    return train_preview_decoder(candidate, minutes, seed, device, work, state, config)
+
+
+def _save_fp16(model: torch.nn.Module, folder: Path) -> None:
+    """fp16 safetensors under 16 MiB a file, replacing whatever the folder held."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    model.to(torch.float16)
+    try:
+        model.save_pretrained(folder, safe_serialization=True, max_shard_size=MAX_SHARD_SIZE)
+    finally:
+        model.to(torch.float32)
+
+
+# --- judging: the same measure before and after -----------------------------------------------------
+
+
+def _judge_by_evaluation(
+    folder: Path, candidate: Path, history: RunHistory, prompts: int
+) -> tuple[dict, dict, bool]:
+    from studio.training.evaluate import measure
+
+    if history.evaluation is None or history.evaluation.get("prompts") != prompts:
+        print("evaluating the shipped model (once; kept in training_runs.json)", flush=True)
+        history.evaluation = _evaluation_record(measure(folder, prompts))
+    after = _evaluation_record(measure(candidate, prompts))
+    return history.evaluation, after, evaluation_score(after) > evaluation_score(history.evaluation)
+
+
+def _evaluation_record(evaluation: Any) -> dict[str, Any]:
+    return {
+        "prompts": evaluation.prompts,
+        "accuracy": {key: round(value, 4) for key, value in evaluation.model_accuracy.items()},
+        "vae_psnr_db": round(evaluation.vae_psnr_db, 2),
+        "seconds_per_image": round(evaluation.seconds_per_image, 3),
+    }
+
+
+def _held_out_psnr(model_folder: Path) -> float:
+    vae = AutoencoderKL.from_pretrained(model_folder / "vae", torch_dtype=torch.float32)
+    held_out = render_dataset(256, PSNR_SEED).images
+    return reconstruction_psnr(vae, torch.from_numpy(held_out).permute(0, 3, 1, 2).contiguous())
+
+
+def _judge_by_psnr(
+    folder: Path, candidate: Path, history: RunHistory, prompts: int
+) -> tuple[dict, dict, bool]:
+    before = {"vae_psnr_db": round(_held_out_psnr(folder), 2)}
+    after = {"vae_psnr_db": round(_held_out_psnr(candidate), 2)}
+    return before, after, after["vae_psnr_db"] > before["vae_psnr_db"]
+
+
+def _judge_preview(
+    folder: Path, candidate: Path, history: RunHistory, prompts: int
+) -> tuple[dict, dict, bool]:
+    from studio.training.preview_decoder import preview_fidelity
+
+    before = preview_fidelity(folder)
+    after = preview_fidelity(candidate)
+    return before, after, after["preview_psnr_db"] > before["preview_psnr_db"]
+
+
+def _describe_change(part: str, before: dict, after: dict) -> str:
+    if part == "diffusion":
+        return f"mean target accuracy {evaluation_score(before):.1%} -> {evaluation_score(after):.1%}"
+    key = "vae_psnr_db" if part == "decoder" else "preview_psnr_db"
+    return f"{key.replace('_db', '')} {before[key]:.2f} -> {after[key]:.2f} dB"
+
+
+def _replace_parts(folder: Path, candidate: Path, parts: list[str], work: Path) -> None:
+    """Swap the trained subfolders (and files) in; the old ones move to the work folder, not away."""
+    replaced = work / "replaced"
+    replaced.mkdir(parents=True, exist_ok=True)
+    for name in parts:
+        old, new = folder / name, candidate / name
+        if old.exists():
+            target = replaced / name
+            if target.exists():
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+            shutil.move(old, target)
+        if new.is_dir():
+            shutil.copytree(new, old)
+        else:
+            shutil.copy2(new, old)
