@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", type=Path, default=None, help="output PNG (batch: FILE-0.png, ...)")
     generate.add_argument("--previews", type=Path, help="folder for one preview PNG per step")
     generate.add_argument("--preview-kind", choices=["x_t", "x0"], default="x_t")
+    generate.add_argument(
+        "--preview-method",
+        choices=["auto", "tiny", "linear", "vae"],
+        default="auto",
+        help="auto: the model's tiny preview decoder if it ships one, else linear; vae: exact, slow",
+    )
     generate.add_argument("--device", help="cuda, mps or cpu; default: the best available")
     generate.add_argument("--low-memory", action="store_true", help="attention slicing and VAE tiling")
 

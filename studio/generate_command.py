@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from studio.engine.request import MAX_SEED, GenerationRequest, Mode, PreviewKind, RequestError, StepEvent
+from studio.engine.request import (
+    MAX_SEED,
+    GenerationRequest,
+    Mode,
+    PreviewKind,
+    PreviewMethod,
+    RequestError,
+    StepEvent,
+)
 
 
 def _read_image(path: Path, what: str, mode: str) -> np.ndarray:
@@ -53,6 +61,7 @@ def build_request(args: argparse.Namespace, defaults) -> GenerationRequest:
         inpaint_only_masked=args.only_masked,
         batch_count=args.batch,
         preview_kind=PreviewKind(args.preview_kind) if args.previews else PreviewKind.OFF,
+        preview_method=PreviewMethod(args.preview_method),
         model=args.model,
     )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from studio.engine.metadata import parameters_text, read_png_metadata, save_png
 from studio.engine.request import GenerationRequest, Mode
@@ -75,7 +76,25 @@ def test_generate_writes_pngs_with_parameters_and_previews(tiny_model_dir, tmp_p
     for index, seed in ((0, 5), (1, 6)):
         metadata = read_png_metadata(tmp_path / f"img-{index}.png")
         assert f"Seed: {seed}, Size: 40x24" in metadata["parameters"]
-    assert len(list((tmp_path / "steps").glob("*.png"))) == 6
+    previews = sorted((tmp_path / "steps").glob("*.png"))
+    assert len(previews) == 6
+    assert Image.open(previews[0]).size == (40 // 8, 24 // 8)  # linear previews: one pixel per latent
+
+
+def test_generate_previews_by_full_vae_decode_are_full_size(tiny_model_dir, tmp_path):
+    args = ("--model", str(tiny_model_dir), "--steps", "2", "--size", "32x32", "--out", "img.png")
+    previews = ("--previews", "steps", "--preview-method", "vae")
+    done = _cli("generate", "--prompt", "a lake", *args, *previews, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(next((tmp_path / "steps").glob("*.png"))).size == (32, 32)
+
+
+def test_train_needs_a_folder_to_write_or_one_to_continue(tmp_path):
+    done = _cli("train", "--minutes", "1", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "give either --out FOLDER (train from scratch) or --continue [FOLDER]" in done.stderr
+    done = _cli("train", "--continue", str(tmp_path), "--minutes", "1", cwd=tmp_path)
+    assert done.returncode == 1 and "is not a model folder" in done.stderr
 
 
 @pytest.mark.parametrize(
