@@ -182,3 +182,4 @@ class ContinuationConfig:
     )
     preview: PreviewDecoderConfig = field(default_factory=PreviewDecoderConfig)
     checkpoint_minutes: float = 3.0
+    sample_prompts: tuple[str, ...] = TrainConfig.sample_prompts

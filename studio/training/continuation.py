@@ -35,7 +35,13 @@ from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoin
 from studio.training.compute import TrialResult, candidate_settings, choose_by_trial
 from studio.training.config import ContinuationConfig
 from studio.training.diffusion import DiffusionTrainer, build_scheduler, tokenize
-from studio.training.export import MAX_SHARD_SIZE
+from studio.training.export import (
+    MAX_SHARD_SIZE,
+    SAMPLE_SHEET,
+    STUDIO_SETTINGS_FILE,
+    generate_samples,
+    write_sample_sheet,
+)
 from studio.training.model_card import update_model_card
 from studio.training.progress import ProgressBar
 from studio.training.run_history import RunHistory, evaluation_score
@@ -119,6 +125,8 @@ def continue_training(
         _replace_parts(folder, candidate, details["changed"], work)
         if part == "diffusion":
             history.evaluation = after
+        if part != "preview":  # the pictures changed: the model card shows the new ones
+            _write_samples(folder, config)
     history.add(record)
     history.save(folder)
     update_model_card(folder, history)
@@ -290,6 +298,21 @@ def _train_preview(
     from studio.training.preview_decoder import train_preview_decoder
 
     return train_preview_decoder(candidate, minutes, seed, device, work, state, config)
+
+
+def _write_samples(folder: Path, config: ContinuationConfig) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    settings = json.loads((folder / STUDIO_SETTINGS_FILE).read_text())
+    pipeline = StableDiffusionPipeline.from_pretrained(folder, torch_dtype=torch.float32)
+    images = generate_samples(
+        pipeline,
+        config.sample_prompts,
+        int(settings.get("steps", 25)),
+        float(settings.get("guidance_scale", 4.5)),
+        str(settings.get("scheduler", "dpm++ 2m")),
+    )
+    write_sample_sheet(images, config.sample_prompts, folder / SAMPLE_SHEET)
 
 
 def _save_fp16(model: torch.nn.Module, folder: Path) -> None:

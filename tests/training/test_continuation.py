@@ -26,6 +26,7 @@ TINY = ContinuationConfig(
     dataset_size=48,
     checkpoint_minutes=0.02,
     preview=PreviewDecoderConfig(dataset_size=32, batch_size=4),
+    sample_prompts=("a sunny day with the sun on the left over a lake",),
 )
 TINY = dataclasses.replace(
     TINY,
@@ -82,6 +83,7 @@ def test_a_better_decoder_replaces_only_the_vae(shipped, tmp_path, monkeypatch):
         continuation, "_judge_by_psnr", lambda *args: ({"vae_psnr_db": 20.0}, {"vae_psnr_db": 21.0}, True)
     )
     before = _file_bytes(shipped)
+    samples_before = (shipped / "samples.png").read_bytes()
 
     outcome = continuation.continue_training(shipped, "decoder", MINUTES, 7, "cpu", tmp_path / "runs", TINY)
 
@@ -98,6 +100,7 @@ def test_a_better_decoder_replaces_only_the_vae(shipped, tmp_path, monkeypatch):
         assert torch.equal(a, b), name
     assert not torch.equal(old.decoder.conv_out.weight, new.decoder.conv_out.weight)
     assert RunHistory.load(shipped).runs[-1]["result"] == "vae_psnr 20.00 -> 21.00 dB"
+    assert (shipped / "samples.png").read_bytes() != samples_before  # the card shows the new pictures
 
 
 def test_a_preview_decoder_is_shipped_and_becomes_the_default_preview(shipped, tmp_path):
