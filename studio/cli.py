@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--part",
         choices=["diffusion", "decoder", "preview"],
-        default="diffusion",
-        help="with --continue: text encoder + UNet, the VAE decoder, or the preview decoder",
+        default=None,
+        help="with --continue: text encoder + UNet (default), the VAE decoder, or the preview decoder",
     )
     train.add_argument("--minutes", type=float, default=60.0, help="time budget (with --continue: training)")
     train.add_argument("--device", choices=["cuda", "cpu"], default=None)
@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     if (args.out is None) == (args.continue_from is None):
         raise ValueError("give either --out FOLDER (train from scratch) or --continue [FOLDER]")
+    if args.part is not None and args.continue_from is None:
+        raise ValueError("--part chooses what a --continue run trains; a run from scratch trains every part")
     device = args.device or _best_training_device()
     if args.continue_from is None:
         from studio.training.train import train_default_model
@@ -148,7 +150,9 @@ def _train(args: argparse.Namespace) -> int:
     from studio.training.continuation import continue_training
 
     folder = Path(args.continue_from) if args.continue_from else EMBEDDED_MODEL_DIR
-    continue_training(folder, args.part, args.minutes, args.seed, device)
+    continue_training(
+        folder, args.part or "diffusion", args.minutes, args.seed, device, resume=not args.no_resume
+    )
     return 0
 
 

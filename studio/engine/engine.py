@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -252,6 +253,11 @@ class Engine:
         if request.preview_kind is PreviewKind.PREDICTED_CLEAN and recorder.predicted_clean is not None:
             source = recorder.predicted_clean
         method = request.preview_method
+        if method is PreviewMethod.TINY and model.tiny_preview is None:
+            # Shown once per run by the default warning filter, not once per step.
+            warnings.warn(
+                f"{model.info.name} ships no tiny preview decoder; previews are linear", stacklevel=2
+            )
         if method in (PreviewMethod.AUTO, PreviewMethod.TINY) and model.tiny_preview is not None:
             return model.tiny_preview.to_rgb(source)
         if method is not PreviewMethod.VAE and model.linear_preview is not None:

@@ -77,7 +77,7 @@ def load_model(
     if _local_path(source).is_dir():
         try:
             tiny_preview = TinyDecoderPreview.from_folder(_local_path(source), device, dtype)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RuntimeError, TypeError, KeyError) as error:
             # A broken preview decoder must not cost the person their model: previews fall back to linear.
             message = f"preview decoder not loaded, using linear previews: {_first_line(error)}"
             warnings.warn(message, stacklevel=2)

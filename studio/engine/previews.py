@@ -102,7 +102,9 @@ class TinyDecoderPreview:
         verbosity = diffusers_logging.get_verbosity()
         diffusers_logging.set_verbosity_error()
         try:
-            decoder = AutoencoderTiny.from_pretrained(folder, torch_dtype=dtype)
+            decoder = AutoencoderTiny.from_pretrained(
+                folder, torch_dtype=dtype, local_files_only=True, use_safetensors=True
+            )
         finally:
             diffusers_logging.set_verbosity(verbosity)
         return cls(decoder.to(device).eval())

@@ -155,7 +155,7 @@ class StepEvent:
     total_steps: int
     timestep: float
     noise_level: float  # sigma of the latent after this step, in units of the clean signal
-    preview: np.ndarray | None  # small H x W x 3 uint8 RGB, or None when previews are off
+    preview: np.ndarray | None  # H x W x 3 uint8 RGB (latent size or full size), None when off
     elapsed_s: float
 
 

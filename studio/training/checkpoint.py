@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,14 @@ class RunState:
                 state.notes = dict(saved.get("notes", {}))
                 return state
         # A fresh run: checkpoints of another run (other config or seed) must not leak into this one.
-        if state.folder.is_dir():
+        # Asked to start over (resume False), they go; otherwise they move aside rather than away,
+        # since hours of training may be in them.
+        if state.folder.is_dir() and not resume:
             shutil.rmtree(state.folder)
+        elif state.folder.is_dir():
+            aside = state.folder.with_name(f"{state.folder.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+            shutil.move(state.folder, aside)
+            print(f"{state.folder} held another run (other settings or seed); moved to {aside}", flush=True)
         return state
 
     @property

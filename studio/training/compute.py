@@ -9,6 +9,7 @@ stage times a few real steps under every candidate and keeps the fastest.
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ def cpu_has_bf16() -> bool:
 
 def candidate_settings(device: torch.device) -> list[ComputeSettings]:
     if device.type == "cuda":
-        return [FP32, BF16_CHANNELS_LAST]
+        return [FP32, BF16_CHANNELS_LAST] if torch.cuda.is_bf16_supported() else [FP32]
     if device.type == "cpu" and cpu_has_bf16():
         return [FP32, FP32_CHANNELS_LAST, BF16_CHANNELS_LAST]
     return [FP32, FP32_CHANNELS_LAST]
@@ -68,16 +69,23 @@ def choose_by_trial(
     candidates: list[ComputeSettings],
     apply: Callable[[ComputeSettings], None],
     step: Callable[[], object],
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
     steps_per_candidate: int = 3,
 ) -> TrialResult:
     """Time `step` under each candidate (after one warm-up step) and apply the fastest.
 
     `apply` switches the models to a candidate's settings; `step` must be a real training step at
-    learning rate 0, so the trial leaves the weights as they were.
+    learning rate 0, so the weights stay as they were. The optimizer's state (Adam's moments and step
+    count move even at learning rate 0) and the random generator are put back afterwards: the run
+    goes on exactly as it would have without the trial.
     """
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    saved_generator = generator.get_state()
     milliseconds: dict[str, float] = {}
     for candidate in candidates:
         apply(candidate)
+        align_optimizer_state(optimizer)
         step()  # warm-up: oneDNN picks kernels and allocates on the first call
         times = []
         for _ in range(steps_per_candidate):
@@ -87,4 +95,24 @@ def choose_by_trial(
         milliseconds[candidate.name] = 1000 * sorted(times)[len(times) // 2]
     chosen = min(candidates, key=lambda candidate: milliseconds[candidate.name])
     apply(chosen)
+    optimizer.load_state_dict(saved_optimizer)
+    align_optimizer_state(optimizer)
+    generator.set_state(saved_generator)
     return TrialResult(chosen, milliseconds)
+
+
+def align_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """Give each moment buffer its parameter's memory layout (after a switch to or from channels_last).
+
+    The fused AdamW kernel walks parameter, gradient and moments as flat memory: a contiguous moment
+    beside a channels_last weight pairs each element with another element's history (checked: the
+    weights drift from the unfused result). Copying into `empty_like(param)` keeps the values and
+    takes the parameter's strides.
+    """
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            state = optimizer.state.get(parameter, {})
+            for key, value in state.items():
+                misaligned = isinstance(value, torch.Tensor) and value.shape == parameter.shape
+                if misaligned and value.stride() != parameter.stride():
+                    state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)

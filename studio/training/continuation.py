@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint
+from studio.training.checkpoint import STATE_FILE, RunState, load_checkpoint, save_checkpoint
 from studio.training.compute import TrialResult, candidate_settings, choose_by_trial
 from studio.training.config import ContinuationConfig
 from studio.training.diffusion import DiffusionTrainer, build_scheduler, tokenize
@@ -75,6 +76,7 @@ def continue_training(
     work_root: Path = Path("runs"),
     config: ContinuationConfig | None = None,
     evaluation_prompts: int = 200,
+    resume: bool = True,
 ) -> Outcome:
     if part not in PARTS:
         raise ValueError(f"part must be one of {', '.join(PARTS)}, got '{part}'")
@@ -84,11 +86,18 @@ def continue_training(
     if not (folder / "model_index.json").is_file():
         raise ValueError(f"{folder} is not a model folder (no model_index.json)")
     config = config or ContinuationConfig()
+    judge = {"diffusion": _judge_by_evaluation, "decoder": _judge_by_psnr, "preview": _judge_preview}[part]
+    _import_judging_code(part)  # a broken install fails now, not after the minutes of training
     history = RunHistory.load(folder)
     seed = history.next_seed() if seed is None else seed
     work = Path(work_root) / f"continue-{part}-seed{seed}"
-    identity = {"part": part, "seed": seed, "minutes": minutes, "config": dataclasses.asdict(config)}
-    state = RunState.open(work, identity, resume=True)
+    if seed in history.seeds() and not (work / STATE_FILE).is_file():
+        raise ValueError(
+            f"seed {seed} was used by an earlier run (its renders are trained on already); "
+            "give another --seed or leave it out"
+        )
+    identity = {"part": part, "seed": seed, "minutes": minutes, "config": _settings_of(part, config)}
+    state = RunState.open(work, identity, resume)
     torch_device = torch.device(device)
     started = time.monotonic()
     print(f"continuing {part} of {folder} with seed {seed} for {minutes:g} min (work: {work})", flush=True)
@@ -104,8 +113,13 @@ def continue_training(
         state.finish("train")
     details = state.notes["details"]
 
-    judge = {"diffusion": _judge_by_evaluation, "decoder": _judge_by_psnr, "preview": _judge_preview}[part]
-    before, after, better = judge(folder, candidate, history, evaluation_prompts)
+    # Each later stage is recorded when done, so a run stopped anywhere finishes on the next call
+    # without judging twice (the shipped folder may already hold the candidate) or adding two records.
+    if "judge" not in state.finished:
+        before, after, better = judge(folder, candidate, history, evaluation_prompts)
+        state.notes["judgement"] = {"before": before, "after": after, "better": better}
+        state.finish("judge")
+    before, after, better = (state.notes["judgement"][key] for key in ("before", "after", "better"))
     record = {
         "date": datetime.date.today().isoformat(),
         "part": part,
@@ -119,27 +133,61 @@ def continue_training(
         "before": before,
         "after": after,
         "shipped": better,
+        "result": _describe_change(part, before, after),
     }
-    record["result"] = _describe_change(part, before, after)
-    if better:
+    if better and "replace" not in state.finished:
         _replace_parts(folder, candidate, details["changed"], work)
-        if part == "diffusion":
+        state.finish("replace")
+    if "record" not in state.finished:
+        # The kept evaluation (and the card's table) must describe the shipped model: the judge
+        # measured the new UNet; a new decoder changes every picture and the PSNR, so measure again.
+        if better and part == "diffusion":
             history.evaluation = after
-        if part != "preview":  # the pictures changed: the model card shows the new ones
-            _write_samples(folder, config)
-    history.add(record)
-    history.save(folder)
+        elif better and part == "decoder":
+            from studio.training.evaluate import measure
+
+            print("evaluating the model with its new decoder", flush=True)
+            history.evaluation = _evaluation_record(measure(folder, evaluation_prompts))
+        history.add(record)
+        history.save(folder)
+        state.finish("record")
+    if better and part != "preview" and "samples" not in state.finished:
+        _write_samples(folder, config)  # the pictures changed: the model card shows the new ones
+        state.finish("samples")
     update_model_card(folder, history)
     outcome = Outcome(record, better, candidate)
     print(outcome.summary(), flush=True)
     return outcome
 
 
+def _settings_of(part: str, config: ContinuationConfig) -> dict[str, Any]:
+    """The settings a part's training depends on: a run resumes only if these are unchanged."""
+    if part == "diffusion":
+        return {"dataset_size": config.dataset_size, "diffusion": dataclasses.asdict(config.diffusion)}
+    if part == "decoder":
+        return {"dataset_size": config.dataset_size, "vae": dataclasses.asdict(config.vae)}
+    return {"preview": dataclasses.asdict(config.preview)}
+
+
+def _import_judging_code(part: str) -> None:
+    if part in ("diffusion", "decoder"):
+        import studio.engine.engine  # noqa: F401  (evaluate.measure runs the app's own engine)
+        import studio.training.evaluate  # noqa: F401
+    if part == "preview":
+        import studio.training.preview_decoder  # noqa: F401
+
+
 # --- training, one function per part ---------------------------------------------------------------
 
 
 def _trial(trainer: Any, device: torch.device, optimise: Any) -> TrialResult:
-    result = choose_by_trial(candidate_settings(device), trainer.use, lambda: optimise(0.0))
+    result = choose_by_trial(
+        candidate_settings(device),
+        trainer.use,
+        lambda: optimise(0.0),
+        trainer.optimizer,
+        trainer.generator,
+    )
     print(f"compute: {result.describe()}", flush=True)
     return result
 
@@ -382,17 +430,23 @@ def _describe_change(part: str, before: dict, after: dict) -> str:
 
 
 def _replace_parts(folder: Path, candidate: Path, parts: list[str], work: Path) -> None:
-    """Swap the trained subfolders (and files) in; the old ones move to the work folder, not away."""
+    """Swap the trained subfolders in; the old ones move to the work folder's `replaced/`, not away.
+
+    Each part is copied beside its old one first (`unet.new`) and then renamed into place, so the
+    shipped folder never holds half a part; run again after a stop, it finishes the swap and keeps
+    the first backup (the original), never a copy of the new part.
+    """
     replaced = work / "replaced"
     replaced.mkdir(parents=True, exist_ok=True)
     for name in parts:
-        old, new = folder / name, candidate / name
+        old, new, staged = folder / name, candidate / name, folder / f"{name}.new"
+        if staged.exists():
+            shutil.rmtree(staged)
+        shutil.copytree(new, staged)
         if old.exists():
-            target = replaced / name
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            shutil.move(old, target)
-        if new.is_dir():
-            shutil.copytree(new, old)
-        else:
-            shutil.copy2(new, old)
+            backup = replaced / name
+            if backup.exists():
+                shutil.rmtree(old)  # an earlier, stopped swap already kept the original
+            else:
+                shutil.move(old, backup)
+        os.replace(staged, old)

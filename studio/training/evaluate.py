@@ -33,7 +33,7 @@ ATTRIBUTES = (
 )
 TARGET_ACCURACY = 0.95
 TARGET_PSNR_DB = 30.0
-TARGET_SECONDS = 1.5
+TARGET_SECONDS = 1.0  # issue 8: 128 px, 25 steps in a second on the CPU
 PSNR_SEED = 424_242  # neither the training seed nor its held-out offset
 PSNR_IMAGES = 256
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,9 @@ from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNe
 from PIL import Image, ImageDraw, ImageFont
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from studio.engine.previews import PREVIEW_DECODER_FOLDER
 from studio.engine.schedulers import make_scheduler
+from studio.training.run_history import HISTORY_FILE
 from studio.training.tokenizer import save_caption_tokenizer
 from studio.training.vae import EncodedLatents
 
@@ -92,6 +95,10 @@ def save_pipeline(pipeline: StableDiffusionPipeline, tokenizer: CLIPTokenizer, f
     """fp16 safetensors, sharded under 16 MiB per file (some hosts and installers refuse bigger files)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # Written over another model (say, the shipped one), the folder keeps nothing that belongs to
+    # that model alone: its preview decoder was fitted to the old VAE, its run history is the old one's.
+    shutil.rmtree(folder / PREVIEW_DECODER_FOLDER, ignore_errors=True)
+    (folder / HISTORY_FILE).unlink(missing_ok=True)
     pipeline.to(dtype=torch.float16)
     try:
         pipeline.save_pretrained(folder, safe_serialization=True, max_shard_size=MAX_SHARD_SIZE)

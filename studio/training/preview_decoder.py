@@ -134,7 +134,13 @@ def train_preview_decoder(
         decoder.load_state_dict(saved["model"])
         trainer.optimizer.load_state_dict(saved["optimizer"])
         trainer.generator.set_state(saved["generator"])
-    trial = choose_by_trial(candidate_settings(device), trainer.use, lambda: trainer.train_step(0.0))
+    trial = choose_by_trial(
+        candidate_settings(device),
+        trainer.use,
+        lambda: trainer.train_step(0.0),
+        trainer.optimizer,
+        trainer.generator,
+    )
     print(f"compute: {trial.describe()}", flush=True)
     trainer.step = saved["step"] if saved is not None else 0  # the trial's steps (at lr 0) do not count
 

@@ -7,6 +7,7 @@ for the shipped model's evaluation (so the shipped model is evaluated once, not 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,17 @@ class RunHistory:
 
     def save(self, folder: Path) -> None:
         data = {"runs": self.runs, "evaluation": self.evaluation}
-        (Path(folder) / HISTORY_FILE).write_text(json.dumps(data, indent=2) + "\n")
+        path = Path(folder) / HISTORY_FILE
+        temporary = path.with_suffix(".json.tmp")  # written whole, then renamed: never half a history
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(temporary, path)
+
+    def seeds(self) -> set[int]:
+        return {run["seed"] for run in self.runs if "seed" in run}
 
     def next_seed(self) -> int:
         """A seed no earlier run used: each run trains on renders no other run saw."""
-        used = {run.get("seed") for run in self.runs}
+        used = self.seeds()
         seed = FIRST_CONTINUATION_SEED
         while seed in used:
             seed += 1

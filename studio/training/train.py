@@ -153,7 +153,13 @@ def train_default_model(
     if "vae" not in state.finished:
         step_before_trial = vae_trainer.step
         candidates = candidate_settings(torch_device)
-        trial = choose_by_trial(candidates, vae_trainer.use, lambda: vae_trainer.train_step(0))
+        trial = choose_by_trial(
+            candidates,
+            vae_trainer.use,
+            lambda: vae_trainer.train_step(0),
+            vae_trainer.optimizer,
+            vae_trainer.generator,
+        )
         vae_trainer.step = step_before_trial  # the trial's steps run at learning rate 0 and do not count
         state.notes["vae_compute"] = trial.describe()
         print(f"vae compute: {trial.describe()}", flush=True)
@@ -249,7 +255,13 @@ def train_default_model(
     spent_before = sum(v for k, v in state.seconds.items() if k != "diffusion")
     diffusion_budget = max(0.0, budget - reserve - spent_before)
     if "diffusion" not in state.finished:
-        trial = choose_by_trial(candidate_settings(torch_device), trainer.use, lambda: trainer.optimise(0))
+        trial = choose_by_trial(
+            candidate_settings(torch_device),
+            trainer.use,
+            lambda: trainer.optimise(0),
+            trainer.optimizer,
+            trainer.generator,
+        )
         state.notes["diffusion_compute"] = trial.describe()
         print(f"diffusion compute: {trial.describe()}", flush=True)
         timed_loop(

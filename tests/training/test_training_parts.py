@@ -43,7 +43,7 @@ def test_preview_fit_recovers_a_linear_latent_to_rgb_map() -> None:
     assert np.allclose(fitted["bias"], bias.numpy(), atol=0.01)
 
 
-def test_run_state_resumes_the_same_run_and_wipes_another(tmp_path: Path) -> None:
+def test_run_state_resumes_the_same_run_and_moves_another_aside(tmp_path: Path) -> None:
     identity = {"config": {"channels": (16, 32)}, "seed": 0}
     state = RunState.open(tmp_path / "work", identity, resume=True)
     state.seconds["vae"] = 12.0
@@ -56,6 +56,8 @@ def test_run_state_resumes_the_same_run_and_wipes_another(tmp_path: Path) -> Non
     other = RunState.open(tmp_path / "work", {**identity, "seed": 1}, resume=True)
     assert not other.resumed
     assert not (tmp_path / "work" / "vae.pt").exists()  # no weights of the seed-0 run leak into seed 1
+    (aside,) = tmp_path.glob("work.old-*")  # ...but they are kept, moved aside
+    assert (aside / "vae.pt").is_file()
 
     fresh = RunState.open(tmp_path / "work", identity, resume=False)
     assert not fresh.resumed
