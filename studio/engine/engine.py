@@ -221,7 +221,7 @@ class Engine:
                         step=step_index + 1,
                         total_steps=pipe.num_timesteps,
                         timestep=float(timestep),
-                        noise_level=_noise_level_after(pipe.scheduler, step_index),
+                        noise_level=_noise_level_after(pipe.scheduler, timestep),
                         preview=self._preview(model, request, callback_kwargs["latents"], recorder),
                         elapsed_s=time.perf_counter() - step_started,
                     )
@@ -324,10 +324,17 @@ class _PredictionRecorder:
         scheduler.step = recording_step
 
 
-def _noise_level_after(scheduler, step_index: int) -> float:
-    """sigma = sqrt((1 - alpha_bar) / alpha_bar) at the next timestep: how much noise is left."""
+def _noise_level_after(scheduler, timestep) -> float:
+    """sigma = sqrt((1 - alpha_bar) / alpha_bar) at the next timestep: how much noise is left.
+
+    Found from the step's own timestep, not the callback's step count: image-to-image and
+    inpainting start part-way down the schedule (the strength cut) and count their steps from there,
+    and not every scheduler records where the cut is (DDIM has no begin index).
+    """
     timesteps = scheduler.timesteps
-    if step_index + 1 >= len(timesteps):
+    matches = (timesteps == timestep).nonzero()
+    following = int(matches[-1]) + 1 if len(matches) else len(timesteps)
+    if following >= len(timesteps):
         return 0.0
-    alpha_bar = float(scheduler.alphas_cumprod[int(timesteps[step_index + 1])])
+    alpha_bar = float(scheduler.alphas_cumprod[int(timesteps[following])])
     return float(np.sqrt((1.0 - alpha_bar) / alpha_bar))

@@ -160,3 +160,28 @@ def test_low_memory_options_give_the_same_picture(tiny_model_dir, request_for):
         Engine(device="cpu", attention_slicing=True, vae_tiling=True).generate(request_for(seed=3)).images[0]
     )
     assert np.abs(plain.astype(int) - frugal).max() <= 2
+
+
+@pytest.mark.parametrize("scheduler", ["ddim", "euler a", "dpm++ 2m"])
+@pytest.mark.parametrize("mode", [Mode.IMAGE_TO_IMAGE, Mode.INPAINT])
+def test_noise_level_reaches_zero_in_every_mode(engine, request_for, mode, scheduler):
+    mask = np.full((64, 64), 255, np.uint8)
+    full, cut = [], []
+    engine.generate(request_for(steps=10, scheduler=scheduler), on_step=full.append)
+    engine.generate(
+        request_for(
+            mode=mode,
+            init_image=_picture(64, 64),
+            mask=mask if mode is Mode.INPAINT else None,
+            strength=0.5,
+            steps=10,
+            scheduler=scheduler,
+        ),
+        on_step=cut.append,
+    )
+    # The strength cut starts half-way down the schedule: the levels are those of the full run's
+    # second half, ending at 0 (they never reached 0 when counted from the uncut schedule).
+    assert [event.noise_level for event in cut] == pytest.approx(
+        [event.noise_level for event in full[-len(cut) :]]
+    )
+    assert cut[-1].noise_level == 0.0 and cut[0].noise_level < full[0].noise_level
