@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from studio.training.world import render_dataset  # noqa: E402
+from studio.training.dataset import render_dataset  # noqa: E402
 
 
 def main() -> None:

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--prompts", type=int, default=200)
     evaluate.add_argument("--steps", type=int, default=25)
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument(
+        "--record", action="store_true", help="keep the figures in the folder's model card and run history"
+    )
 
     sheet = commands.add_parser("sheet", help="write a contact sheet of Landscapes renders with captions")
     sheet.add_argument("--out", type=Path, default=Path("docs/world_contact_sheet.png"))
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "evaluate":
             from studio.training.evaluate import evaluate_model
 
-            print(evaluate_model(args.model, args.prompts, args.steps, args.seed))
+            print(evaluate_model(args.model, args.prompts, args.steps, args.seed, args.record))
             return 0
         if command == "sheet":
             from studio.training.sheet import write_contact_sheet

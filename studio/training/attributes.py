@@ -22,6 +22,7 @@ from PIL import Image, ImageFilter
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from studio.training.dataset import render_dataset
 from studio.training.world import (
     BODIES,
     BODY_POSITIONS,
@@ -32,7 +33,6 @@ from studio.training.world import (
     TIMES,
     TREES,
     SceneAttributes,
-    render_dataset,
 )
 
 HEADS: dict[str, tuple[str, ...]] = {

@@ -35,6 +35,7 @@ from transformers import CLIPTextModel, CLIPTokenizer
 from studio.training.checkpoint import STATE_FILE, RunState, load_checkpoint, save_checkpoint
 from studio.training.compute import TrialResult, candidate_settings, choose_by_trial
 from studio.training.config import ContinuationConfig
+from studio.training.dataset import render_dataset
 from studio.training.diffusion import DiffusionTrainer, build_scheduler, tokenize
 from studio.training.export import (
     MAX_SHARD_SIZE,
@@ -48,7 +49,6 @@ from studio.training.progress import ProgressBar
 from studio.training.run_history import RunHistory, evaluation_score
 from studio.training.train import hardware_name, timed_loop
 from studio.training.vae import EncodedLatents, VAETrainer, encode_images, reconstruction_psnr
-from studio.training.world import render_dataset
 
 PARTS = ("diffusion", "decoder", "preview")
 PSNR_SEED = 424_242  # the evaluation's held-out renders (evaluate.PSNR_SEED)
@@ -147,7 +147,7 @@ def continue_training(
             from studio.training.evaluate import measure
 
             print("evaluating the model with its new decoder", flush=True)
-            history.evaluation = _evaluation_record(measure(folder, evaluation_prompts))
+            history.evaluation = measure(folder, evaluation_prompts).record()
         history.add(record)
         history.save(folder)
         state.finish("record")
@@ -384,18 +384,9 @@ def _judge_by_evaluation(
 
     if history.evaluation is None or history.evaluation.get("prompts") != prompts:
         print("evaluating the shipped model (once; kept in training_runs.json)", flush=True)
-        history.evaluation = _evaluation_record(measure(folder, prompts))
-    after = _evaluation_record(measure(candidate, prompts))
+        history.evaluation = measure(folder, prompts).record()
+    after = measure(candidate, prompts).record()
     return history.evaluation, after, evaluation_score(after) > evaluation_score(history.evaluation)
-
-
-def _evaluation_record(evaluation: Any) -> dict[str, Any]:
-    return {
-        "prompts": evaluation.prompts,
-        "accuracy": {key: round(value, 4) for key, value in evaluation.model_accuracy.items()},
-        "vae_psnr_db": round(evaluation.vae_psnr_db, 2),
-        "seconds_per_image": round(evaluation.seconds_per_image, 3),
-    }
 
 
 def _held_out_psnr(model_folder: Path) -> float:

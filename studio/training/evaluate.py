@@ -8,6 +8,7 @@ reference: a model cannot be judged more accurately than the judge reads the wor
 
 from __future__ import annotations
 
+import os
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,8 +19,9 @@ from diffusers import AutoencoderKL
 
 from studio.training.attributes import DEFAULT_CLASSIFIER_PATH, AttributeClassifier, score
 from studio.training.captions import prompt_for
+from studio.training.dataset import render_dataset
 from studio.training.vae import reconstruction_psnr
-from studio.training.world import SceneAttributes, render_dataset, render_scene, sample_attributes
+from studio.training.world import SceneAttributes, render_scene, sample_attributes
 
 # (classifier head, label in the table); clouds are reported too but are not a target.
 ATTRIBUTES = (
@@ -52,6 +54,23 @@ class Evaluation:
     vae_psnr_db: float
     seconds_per_image: float
     threads: int = field(default_factory=torch.get_num_threads)
+    # PASSIVE (advised for long training runs) lets idle OpenMP threads sleep; it slows the many small
+    # operations of sampling, so a timing says which policy it ran under.
+    wait_policy: str = field(default_factory=lambda: os.environ.get("OMP_WAIT_POLICY", "").upper())
+
+    def timing_conditions(self) -> str:
+        policy = f", OMP_WAIT_POLICY={self.wait_policy}" if self.wait_policy else ""
+        return f"CPU, {self.threads} torch threads{policy}"
+
+    def record(self) -> dict:
+        """The figures kept in training_runs.json and shown on the model card."""
+        return {
+            "prompts": self.prompts,
+            "accuracy": {key: round(value, 4) for key, value in self.model_accuracy.items()},
+            "vae_psnr_db": round(self.vae_psnr_db, 2),
+            "seconds_per_image": round(self.seconds_per_image, 3),
+            "timing": self.timing_conditions(),
+        }
 
     def table(self) -> str:
         lines = [
@@ -70,7 +89,7 @@ class Evaluation:
         lines += [
             f"| VAE PSNR, {PSNR_IMAGES} held-out renders | {self.vae_psnr_db:.2f} dB | - "
             f"| >= {TARGET_PSNR_DB:g} dB |",
-            f"| seconds per image (CPU, {self.threads} torch threads) | {self.seconds_per_image:.2f} s | - "
+            f"| seconds per image ({self.timing_conditions()}) | {self.seconds_per_image:.2f} s | - "
             f"| <= {TARGET_SECONDS:g} s |",
         ]
         return "\n".join(lines)
@@ -139,6 +158,26 @@ def measure(
     )
 
 
-def evaluate_model(model: str | Path, prompt_count: int = 200, steps: int = 25, seed: int = 0) -> str:
-    """The evaluation table (Markdown) of the model folder `model`; "" means the embedded model."""
-    return measure(model, prompt_count, steps, seed).table()
+def evaluate_model(
+    model: str | Path, prompt_count: int = 200, steps: int = 25, seed: int = 0, record: bool = False
+) -> str:
+    """The evaluation table (Markdown) of the model folder `model`; "" means the embedded model.
+
+    With `record`, the figures become the folder's kept evaluation (training_runs.json), which the
+    model card shows and the next `train --continue` run compares against.
+    """
+    from studio.engine.loading import EMBEDDED_MODEL_DIR
+    from studio.engine.request import DEFAULT_MODEL
+    from studio.training.model_card import update_model_card
+    from studio.training.run_history import RunHistory
+
+    folder = EMBEDDED_MODEL_DIR if str(model) == DEFAULT_MODEL else Path(model)
+    if record and not (folder / "model_index.json").is_file():
+        raise ValueError(f"--record needs a model folder to write to; {model} is not one")
+    evaluation = measure(model, prompt_count, steps, seed)
+    if record:
+        history = RunHistory.load(folder)
+        history.evaluation = evaluation.record()
+        history.save(folder)
+        update_model_card(folder, history)
+    return evaluation.table()

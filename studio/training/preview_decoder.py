@@ -26,9 +26,9 @@ from studio.engine.previews import PREVIEW_DECODER_FOLDER, LinearPreview, TinyDe
 from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint
 from studio.training.compute import FP32, ComputeSettings, candidate_settings, choose_by_trial
 from studio.training.config import ContinuationConfig, PreviewDecoderConfig
+from studio.training.dataset import render_dataset
 from studio.training.progress import ProgressBar
 from studio.training.vae import psnr, to_unit_range
-from studio.training.world import render_dataset
 
 PSNR_SEED = 424_242  # the evaluation's held-out renders
 PSNR_IMAGES = 256

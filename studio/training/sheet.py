@@ -8,7 +8,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from studio.training.world import SIZE, render_dataset
+from studio.training.dataset import render_dataset
+from studio.training.world import SIZE
 
 COLUMNS = 6
 SCALE = 2  # 128 px renders are too small to judge at 1x

@@ -21,6 +21,7 @@ from studio.training.captions import caption_vocabulary
 from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint, work_folder_for
 from studio.training.compute import candidate_settings, choose_by_trial
 from studio.training.config import TrainConfig
+from studio.training.dataset import render_dataset
 from studio.training.diffusion import (
     DiffusionTrainer,
     build_scheduler,
@@ -51,7 +52,6 @@ from studio.training.vae import (
     latent_scaling_factor,
     reconstruction_psnr,
 )
-from studio.training.world import render_dataset
 
 LOSS_CURVE = "loss_curve.png"
 HELD_OUT_SEED_OFFSET = 7_919  # held-out renders come from another seed, never from the training stream

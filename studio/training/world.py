@@ -22,10 +22,8 @@ Choices where the spec is silent (for the model card):
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from multiprocessing import get_context
 
 import numpy as np
 
@@ -73,7 +71,6 @@ SNOW_CAP_FRACTION = 0.35
 DUNE_SHADE = 0.85
 RIPPLE_LIFT = 30.0
 DEFAULT_NOISE_SIGMA = 2.0
-RENDER_CHUNK = 1000  # scenes per pool task
 
 _ROWS = np.arange(SIZE, dtype=np.float32) + 0.5  # pixel centres
 _COLUMNS = np.arange(SIZE, dtype=np.float32) + 0.5
@@ -125,18 +122,6 @@ class SceneLayout:
     ripples: tuple[tuple[int, int, int], ...] = ()  # (y, x0, length)
     reflection_rows: tuple[tuple[int, float], ...] = ()  # (y, half width)
     trees: tuple[Tree, ...] = ()
-
-
-@dataclass(frozen=True)
-class LandscapeDataset:
-    """Renders with their captions and attributes, index-aligned."""
-
-    images: np.ndarray  # (N, 128, 128, 3) uint8
-    captions: list[str]
-    attributes: list[SceneAttributes]
-
-    def __len__(self) -> int:
-        return len(self.captions)
 
 
 def _pick(rng: np.random.Generator, values: tuple[str, ...]) -> str:
@@ -433,54 +418,3 @@ def render_scene(
 ) -> np.ndarray:
     """A (128, 128, 3) uint8 render of `attributes`, its layout and noise drawn from `rng`."""
     return draw_scene(attributes, sample_layout(attributes, rng), rng, noise_sigma)
-
-
-def _scene_rng(seed: int, index: int) -> np.random.Generator:
-    # One generator per image: image i of a seed is the same whatever the count or worker split.
-    return np.random.default_rng([seed, index])
-
-
-def _render_range(seed: int, start: int, stop: int, noise_sigma: float) -> tuple[np.ndarray, list, list]:
-    from studio.training.captions import caption_for  # captions import this module
-
-    images = np.empty((stop - start, SIZE, SIZE, 3), np.uint8)
-    captions, attributes = [], []
-    for offset, index in enumerate(range(start, stop)):
-        rng = _scene_rng(seed, index)
-        scene = sample_attributes(rng)
-        images[offset] = render_scene(scene, rng, noise_sigma)
-        captions.append(caption_for(scene, rng))
-        attributes.append(scene)
-    return images, captions, attributes
-
-
-def render_dataset(
-    count: int, seed: int, noise_sigma: float = DEFAULT_NOISE_SIGMA, workers: int = 1
-) -> LandscapeDataset:
-    """`count` captioned renders, identical bytes for the same seed and any `workers`.
-
-    One process renders about a thousand scenes a second. A pool (`workers` > 1) pays off only on idle
-    cores: it starts fresh interpreters and ships every image back through a pipe.
-    """
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
-    if workers <= 1 or count <= RENDER_CHUNK:
-        return LandscapeDataset(*_render_range(seed, 0, count, noise_sigma))
-    images = np.empty((count, SIZE, SIZE, 3), np.uint8)
-    captions: list[str] = []
-    attributes: list[SceneAttributes] = []
-    starts = range(0, count, RENDER_CHUNK)
-    # spawn, not fork: the caller may already run torch threads, which fork does not survive safely.
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        results = pool.map(
-            _render_range,
-            [seed] * len(starts),
-            starts,
-            [min(start + RENDER_CHUNK, count) for start in starts],
-            [noise_sigma] * len(starts),
-        )
-        for start, (part_images, part_captions, part_attributes) in zip(starts, results, strict=True):
-            images[start : start + len(part_images)] = part_images
-            captions += part_captions
-            attributes += part_attributes
-    return LandscapeDataset(images, captions, attributes)

@@ -14,7 +14,8 @@ from studio.training.attributes import (
     score,
     train_attribute_classifier,
 )
-from studio.training.world import SceneAttributes, render_dataset
+from studio.training.dataset import render_dataset
+from studio.training.world import SceneAttributes
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 
 from studio.training.captions import PHRASES, caption_for, caption_vocabulary, parse_caption, prompt_for
-from studio.training.world import SceneAttributes, render_dataset, sample_attributes
+from studio.training.dataset import render_dataset
+from studio.training.world import SceneAttributes, sample_attributes
 
 SPEC_PHRASES = [
     "a sunny day", "a clear day", "daytime", "a sunset", "dusk", "an evening sunset", "night",

@@ -274,3 +274,17 @@ def test_fused_adam_moments_follow_their_weights_into_channels_last():
         weight.grad = torch.empty_like(weight).copy_(second)
         optimizer.step()
     assert torch.allclose(fused, plain, atol=1e-6)  # without the alignment they differ by ~1e-2
+
+
+def test_evaluate_record_keeps_the_figures_in_the_card_and_history(shipped, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
+    assert main(["evaluate", "--model", str(shipped), "--prompts", "3", "--steps", "2", "--record"]) == 0
+    evaluation = RunHistory.load(shipped).evaluation
+    assert evaluation["prompts"] == 3 and set(evaluation["accuracy"]) >= {"time", "body_pos"}
+    assert evaluation["timing"].endswith("torch threads, OMP_WAIT_POLICY=PASSIVE")
+    card = (shipped / "README.md").read_text()
+    assert f"{evaluation['vae_psnr_db']:.2f} dB" in card and "OMP_WAIT_POLICY=PASSIVE" in card
+    assert "OMP_WAIT_POLICY=PASSIVE" in capsys.readouterr().out  # the printed table says it too
+
+    assert main(["evaluate", "--model", str(tmp_path / "nothing"), "--record"]) == 1
+    assert "--record needs a model folder" in capsys.readouterr().err

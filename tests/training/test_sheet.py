@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from studio.training.dataset import render_dataset
 from studio.training.sheet import PADDING, SCALE, write_contact_sheet
-from studio.training.world import render_dataset
 
 
 def test_contact_sheet_shows_the_renders_with_captions(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from studio.training import world
+from studio.training import dataset
+from studio.training.dataset import render_dataset
 from studio.training.world import (
     GROUND_GRADIENT,
     LEAF_COLOUR,
@@ -17,7 +18,6 @@ from studio.training.world import (
     SUN_COLOUR,
     SceneAttributes,
     draw_scene,
-    render_dataset,
     render_scene,
     sample_attributes,
     sample_layout,
@@ -157,7 +157,7 @@ def test_dataset_is_reproducible_by_seed() -> None:
 
 
 def test_process_pool_gives_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(world, "RENDER_CHUNK", 8)  # several small chunks, so the test stays quick
+    monkeypatch.setattr(dataset, "RENDER_CHUNK", 8)  # several small chunks, so the test stays quick
     pooled = render_dataset(30, seed=4, workers=2)
     single = render_dataset(30, seed=4, workers=1)
     assert pooled.images.tobytes() == single.images.tobytes()
