@@ -1,6 +1,6 @@
 """Training speed of the embedded model's parts on this machine: ms per step and steps per second.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/training_speed.py     # on an idle machine
+    python benchmarks/training_speed.py     # on an idle machine (docs/training.md: thread settings)
 
 Runs the project's own trainers (DiffusionTrainer, VAETrainer, PreviewDecoderTrainer) from the
 shipped weights on synthetic batches of the real shapes, under every precision / memory-format

@@ -54,7 +54,7 @@ class Evaluation:
     vae_psnr_db: float
     seconds_per_image: float
     threads: int = field(default_factory=torch.get_num_threads)
-    # PASSIVE (advised for long training runs) lets idle OpenMP threads sleep; it slows the many small
+    # PASSIVE (advised when other jobs share the CPU) lets idle OpenMP threads sleep; it slows the small
     # operations of sampling, so a timing says which policy it ran under.
     wait_policy: str = field(default_factory=lambda: os.environ.get("OMP_WAIT_POLICY", "").upper())
 

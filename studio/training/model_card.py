@@ -6,7 +6,30 @@ import json
 from pathlib import Path
 from typing import Any
 
+from studio.engine.loading import STUDIO_SETTINGS_FILE
+from studio.engine.previews import PREVIEW_DECODER_FOLDER
+
 EVALUATION_HEADING = "## Evaluation"
+DEFAULTS_HEADING = "## Defaults (latent_studio.json)"
+
+
+def _defaults(folder: Path) -> str:
+    """The card's "Defaults" line, from the folder's settings and whether it ships a preview decoder."""
+    settings_path = folder / STUDIO_SETTINGS_FILE
+    settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
+    if (folder / PREVIEW_DECODER_FOLDER / "config.json").is_file():
+        previews = (
+            f"per-step previews from the tiny preview decoder in `{PREVIEW_DECODER_FOLDER}/` (true colour, "
+            "full size); linear latent-to-RGB factors, fitted by least squares on the training images, "
+            "as the fallback"
+        )
+    else:
+        previews = "linear latent-to-RGB preview factors fitted by least squares on the training images"
+    return (
+        f"{settings.get('width', '-')}x{settings.get('height', '-')}, {settings.get('steps', '-')} steps, "
+        f"guidance {settings.get('guidance_scale', '-')}, sampler {settings.get('scheduler', '-')}; "
+        f"{previews}."
+    )
 
 
 def _minutes(seconds: float | None) -> str:
@@ -21,8 +44,6 @@ def write_model_card(
     config = report["config"]
     seconds = report["seconds"]
     parameters = report["parameters"]
-    settings_path = folder / "latent_studio.json"
-    settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
     total = sum(seconds.values())
     vae_config, diffusion = config["vae"], config["diffusion"]
     vae_channels = tuple(vae_config["block_out_channels"])
@@ -81,10 +102,8 @@ def write_model_card(
         f"- Final noise-prediction MSE (mean of the last 200 steps): {report['final_noise_mse']}; VAE "
         f"held-out PSNR: {report['vae_psnr_db']} dB. Loss curves: `loss_curve.png`.",
         "",
-        "## Defaults (latent_studio.json)",
-        f"{settings.get('width', '-')}x{settings.get('height', '-')}, {settings.get('steps', '-')} steps, "
-        f"guidance {settings.get('guidance_scale', '-')}, sampler {settings.get('scheduler', '-')}; linear "
-        "latent-to-RGB preview factors fitted by least squares on the training images.",
+        DEFAULTS_HEADING,
+        _defaults(folder),
         "",
         "## Samples",
         "![samples](samples.png)",
@@ -117,6 +136,7 @@ def update_model_card(folder: Path, history: Any) -> Path:
     """After a `train --continue` run: the evaluation of the shipped weights and the table of runs."""
     path = Path(folder) / "README.md"
     card = path.read_text() if path.is_file() else "# Landscapes\n"
+    card = replace_section(card, DEFAULTS_HEADING, _defaults(Path(folder)))
     if history.evaluation is not None:
         card = replace_section(card, EVALUATION_HEADING, _evaluation_table(history.evaluation))
     runs = (

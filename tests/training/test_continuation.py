@@ -123,6 +123,8 @@ def test_a_preview_decoder_is_shipped_and_becomes_the_default_preview(shipped, t
     assert record["before"]["method"] == "linear" and record["after"]["method"] == "tiny decoder"
     assert judged == [record["after"]["preview_psnr_db"] > record["before"]["preview_psnr_db"]]
     assert outcome.shipped and (shipped / PREVIEW_DECODER_FOLDER / "config.json").is_file()
+    defaults = (shipped / "README.md").read_text().split("## Defaults")[1].split("\n## ")[0]
+    assert "tiny preview decoder" in defaults  # the card says what the app now shows
     engine = Engine(device="cpu")
     engine.load_model(str(shipped))
     shown = {}
