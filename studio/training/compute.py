@@ -72,13 +72,14 @@ def choose_by_trial(
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
     steps_per_candidate: int = 3,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> TrialResult:
     """Time `step` under each candidate (after one warm-up step) and apply the fastest.
 
     `apply` switches the models to a candidate's settings; `step` must be a real training step at
     learning rate 0, so the weights stay as they were. The optimizer's state (Adam's moments and step
     count move even at learning rate 0) and the random generator are put back afterwards: the run
-    goes on exactly as it would have without the trial.
+    goes on exactly as it would have without the trial. `clock` is there for tests.
     """
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     saved_generator = generator.get_state()
@@ -89,9 +90,9 @@ def choose_by_trial(
         step()  # warm-up: oneDNN picks kernels and allocates on the first call
         times = []
         for _ in range(steps_per_candidate):
-            started = time.perf_counter()
+            started = clock()
             step()
-            times.append(time.perf_counter() - started)
+            times.append(clock() - started)
         milliseconds[candidate.name] = 1000 * sorted(times)[len(times) // 2]
     chosen = min(candidates, key=lambda candidate: milliseconds[candidate.name])
     apply(chosen)

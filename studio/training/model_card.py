@@ -17,14 +17,12 @@ def _defaults(folder: Path) -> str:
     """The card's "Defaults" line, from the folder's settings and whether it ships a preview decoder."""
     settings_path = folder / STUDIO_SETTINGS_FILE
     settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
+    previews = "linear latent-to-RGB preview factors fitted by least squares on the training images"
     if (folder / PREVIEW_DECODER_FOLDER / "config.json").is_file():
         previews = (
             f"per-step previews from the tiny preview decoder in `{PREVIEW_DECODER_FOLDER}/` (true colour, "
-            "full size); linear latent-to-RGB factors, fitted by least squares on the training images, "
-            "as the fallback"
+            f"full size), with {previews} as the fallback"
         )
-    else:
-        previews = "linear latent-to-RGB preview factors fitted by least squares on the training images"
     return (
         f"{settings.get('width', '-')}x{settings.get('height', '-')}, {settings.get('steps', '-')} steps, "
         f"guidance {settings.get('guidance_scale', '-')}, sampler {settings.get('scheduler', '-')}; "
