@@ -1,4 +1,4 @@
-"""Command line: `python main.py [gui] | generate ... | train ... | evaluate ... | sheet ...`.
+"""Command line: `python main.py [gui] | generate | train | evaluate | recipe-trials | sheet ...`.
 
 Heavy imports (torch, diffusers, Qt) happen inside each command, so `--help` and argument errors
 are instant. A user's mistake ends in one line on stderr and a non-zero exit, never a traceback.
@@ -94,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", action="store_true", help="keep the figures in the folder's model card and run history"
     )
 
+    trials = commands.add_parser(
+        "recipe-trials", help="short from-scratch diffusion runs that compare recipe choices"
+    )
+    trials.add_argument("--minutes", type=float, default=10.0, help="training minutes per variant")
+    trials.add_argument(
+        "--variant", action="append", help="a variant to run (repeatable; default: all of them)"
+    )
+    trials.add_argument("--model", type=Path, help="the trained folder whose VAE and tokenizer are used")
+    trials.add_argument("--work", type=Path, default=Path("runs/recipe-trials"))
+    trials.add_argument("--prompts", type=int, default=200, help="evaluation prompts per variant")
+
     sheet = commands.add_parser("sheet", help="write a contact sheet of Landscapes renders with captions")
     sheet.add_argument("--out", type=Path, default=Path("docs/world_contact_sheet.png"))
     sheet.add_argument("--count", type=int, default=24)
@@ -122,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print(evaluate_model(args.model, args.prompts, args.steps, args.seed, args.record))
             return 0
+        if command == "recipe-trials":
+            return _recipe_trials(args)
         if command == "sheet":
             from studio.training.sheet import write_contact_sheet
 
@@ -156,6 +169,23 @@ def _train(args: argparse.Namespace) -> int:
     continue_training(
         folder, args.part or "diffusion", args.minutes, args.seed, device, resume=not args.no_resume
     )
+    return 0
+
+
+def _recipe_trials(args: argparse.Namespace) -> int:
+    from studio.engine.loading import EMBEDDED_MODEL_DIR
+    from studio.training.recipe_trials import results_table, run_recipe_trials, variants_named
+
+    variants = variants_named(args.variant)  # a misspelt name fails before any rendering
+    results = run_recipe_trials(
+        args.model or EMBEDDED_MODEL_DIR,
+        args.minutes,
+        variants,
+        args.work,
+        evaluation_prompts=args.prompts,
+        device=_best_training_device(),
+    )
+    print(results_table(results))
     return 0
 
 

@@ -61,6 +61,9 @@ class DiffusionConfig:
     min_snr_gamma: float = 5.0
     empty_caption_fraction: float = 0.1
     prediction_type: str = "epsilon"
+    # "uniform" over the 1000 training timesteps, or "high_noise": t = T * (1 - u^2), which puts half
+    # the draws in the noisiest quarter, where the layout (and so the sun's third) is decided.
+    timestep_sampling: str = "uniform"
 
 
 @dataclass(frozen=True)

@@ -38,20 +38,19 @@ from studio.training.config import ContinuationConfig
 from studio.training.dataset import render_dataset
 from studio.training.diffusion import DiffusionTrainer, build_scheduler, tokenize
 from studio.training.export import (
-    MAX_SHARD_SIZE,
     SAMPLE_SHEET,
     STUDIO_SETTINGS_FILE,
     generate_samples,
+    save_fp16,
     write_sample_sheet,
 )
 from studio.training.model_card import update_model_card
 from studio.training.progress import ProgressBar
 from studio.training.run_history import RunHistory, evaluation_score
 from studio.training.train import hardware_name, timed_loop
-from studio.training.vae import EncodedLatents, VAETrainer, encode_images, reconstruction_psnr
+from studio.training.vae import EncodedLatents, VAETrainer, encode_images
 
 PARTS = ("diffusion", "decoder", "preview")
-PSNR_SEED = 424_242  # the evaluation's held-out renders (evaluate.PSNR_SEED)
 
 
 @dataclass
@@ -269,8 +268,8 @@ def _train_diffusion(
     )
     trainer.copy_ema_to_models()
     unet.to(memory_format=torch.contiguous_format)
-    _save_fp16(unet, candidate / "unet")
-    _save_fp16(text_encoder, candidate / "text_encoder")
+    save_fp16(unet, candidate / "unet")
+    save_fp16(text_encoder, candidate / "text_encoder")
     last = trainer.losses[-200:]
     return {
         "train_seconds": state.seconds["diffusion"],
@@ -325,7 +324,7 @@ def _train_decoder(
         config.vae.min_learning_rate_fraction,
     )
     vae.to(memory_format=torch.contiguous_format)
-    _save_fp16(vae, candidate / "vae")
+    save_fp16(vae, candidate / "vae")
     return {
         "train_seconds": state.seconds["decoder"],
         "steps": trainer.step,
@@ -363,17 +362,6 @@ def _write_samples(folder: Path, config: ContinuationConfig) -> None:
     write_sample_sheet(images, config.sample_prompts, folder / SAMPLE_SHEET)
 
 
-def _save_fp16(model: torch.nn.Module, folder: Path) -> None:
-    """fp16 safetensors under 16 MiB a file, replacing whatever the folder held."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    model.to(torch.float16)
-    try:
-        model.save_pretrained(folder, safe_serialization=True, max_shard_size=MAX_SHARD_SIZE)
-    finally:
-        model.to(torch.float32)
-
-
 # --- judging: the same measure before and after -----------------------------------------------------
 
 
@@ -389,17 +377,13 @@ def _judge_by_evaluation(
     return history.evaluation, after, evaluation_score(after) > evaluation_score(history.evaluation)
 
 
-def _held_out_psnr(model_folder: Path) -> float:
-    vae = AutoencoderKL.from_pretrained(model_folder / "vae", torch_dtype=torch.float32)
-    held_out = render_dataset(256, PSNR_SEED).images
-    return reconstruction_psnr(vae, torch.from_numpy(held_out).permute(0, 3, 1, 2).contiguous())
-
-
 def _judge_by_psnr(
     folder: Path, candidate: Path, history: RunHistory, prompts: int
 ) -> tuple[dict, dict, bool]:
-    before = {"vae_psnr_db": round(_held_out_psnr(folder), 2)}
-    after = {"vae_psnr_db": round(_held_out_psnr(candidate), 2)}
+    from studio.training.evaluate import held_out_psnr
+
+    before = {"vae_psnr_db": round(held_out_psnr(folder), 2)}
+    after = {"vae_psnr_db": round(held_out_psnr(candidate), 2)}
     return before, after, after["vae_psnr_db"] > before["vae_psnr_db"]
 
 

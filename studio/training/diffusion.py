@@ -88,6 +88,21 @@ def cosine_schedule(progress: float, warmup_fraction: float, floor: float) -> fl
     return floor + (1.0 - floor) * 0.5 * (1.0 + torch.cos(torch.tensor(decay * torch.pi)).item())
 
 
+TIMESTEP_SAMPLINGS = ("uniform", "high_noise")
+
+
+def sample_timesteps(
+    count: int, num_timesteps: int, sampling: str, generator: torch.Generator
+) -> torch.Tensor:
+    """Training timesteps drawn as `sampling` says (see DiffusionConfig.timestep_sampling)."""
+    if sampling == "uniform":
+        return torch.randint(0, num_timesteps, (count,), generator=generator)
+    if sampling == "high_noise":
+        uniform = torch.rand(count, generator=generator)
+        return (num_timesteps * (1 - uniform.square())).long().clamp(0, num_timesteps - 1)
+    raise ValueError(f"timestep sampling must be one of {', '.join(TIMESTEP_SAMPLINGS)}, got '{sampling}'")
+
+
 @dataclass
 class DiffusionTrainer:
     """Joint text encoder + UNet training, one step at a time; the caller owns the clock."""
@@ -167,8 +182,11 @@ class DiffusionTrainer:
         drop = torch.rand(batch_size, generator=self.generator) < self.config.empty_caption_fraction
         ids[drop] = self.empty_ids
         noise = torch.randn(clean.shape, generator=self.generator)
-        timesteps = torch.randint(
-            0, self.scheduler.config.num_train_timesteps, (batch_size,), generator=self.generator
+        timesteps = sample_timesteps(
+            batch_size,
+            self.scheduler.config.num_train_timesteps,
+            self.config.timestep_sampling,
+            self.generator,
         )
         clean, noise, timesteps, ids = (
             clean.to(device),

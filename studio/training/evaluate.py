@@ -114,7 +114,9 @@ def measure(
     classifier_path: str | Path = DEFAULT_CLASSIFIER_PATH,
     measure_vae: bool = True,
 ) -> Evaluation:
-    """Generate, classify and score; guidance and scheduler None mean the model's own defaults."""
+    """Generate, classify and score; guidance and scheduler None mean the model's own defaults.
+
+    Without `measure_vae` the PSNR is NaN: runs that share one VAE (recipe trials) skip it."""
     from studio.engine.engine import Engine  # deferred: the engine pulls in the whole pipeline stack
     from studio.engine.loading import EMBEDDED_MODEL_DIR
     from studio.engine.request import DEFAULT_MODEL, GenerationRequest
@@ -146,16 +148,21 @@ def measure(
     renders = np.stack([render_scene(scene, rng) for scene in scenes])
     render_accuracy = score(classifier.classify(renders), scenes)
 
-    vae = AutoencoderKL.from_pretrained(folder / "vae").to(torch.float32)  # fp16 on disk
-    held_out = (
-        torch.from_numpy(render_dataset(PSNR_IMAGES, PSNR_SEED).images).permute(0, 3, 1, 2).contiguous()
-    )
-    psnr = reconstruction_psnr(vae, held_out)
+    psnr = held_out_psnr(folder) if measure_vae else float("nan")
     # The first image pays for warm-up (allocations, oneDNN kernel choice); the median ignores it.
     per_image = statistics.median(seconds[1:] or seconds)
     return Evaluation(
         model, prompt_count, steps, guidance, scheduler, model_accuracy, render_accuracy, psnr, per_image
     )
+
+
+def held_out_psnr(folder: Path) -> float:
+    """PSNR of the folder's VAE on the evaluation's held-out renders."""
+    vae = AutoencoderKL.from_pretrained(folder / "vae").to(torch.float32)  # fp16 on disk
+    held_out = (
+        torch.from_numpy(render_dataset(PSNR_IMAGES, PSNR_SEED).images).permute(0, 3, 1, 2).contiguous()
+    )
+    return reconstruction_psnr(vae, held_out)
 
 
 def evaluate_model(

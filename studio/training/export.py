@@ -110,6 +110,17 @@ def save_pipeline(pipeline: StableDiffusionPipeline, tokenizer: CLIPTokenizer, f
         raise RuntimeError(f"files over 16 MiB after sharding: {', '.join(map(str, too_big))}")
 
 
+def save_fp16(model: torch.nn.Module, folder: Path) -> None:
+    """fp16 safetensors under 16 MiB a file, replacing whatever the folder held."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    model.to(torch.float16)
+    try:
+        model.save_pretrained(folder, safe_serialization=True, max_shard_size=MAX_SHARD_SIZE)
+    finally:
+        model.to(torch.float32)
+
+
 def weight_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*.safetensors"))
 

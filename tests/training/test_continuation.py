@@ -17,10 +17,9 @@ from studio.engine.previews import PREVIEW_DECODER_FOLDER
 from studio.engine.request import GenerationRequest, PreviewMethod
 from studio.training import continuation
 from studio.training.compute import FP32, FP32_CHANNELS_LAST, align_optimizer_state, choose_by_trial
-from studio.training.config import ContinuationConfig, PreviewDecoderConfig, TrainConfig
+from studio.training.config import ContinuationConfig, PreviewDecoderConfig
 from studio.training.model_card import RUNS_HEADING, replace_section
 from studio.training.run_history import FIRST_CONTINUATION_SEED, HISTORY_FILE, RunHistory
-from studio.training.train import train_default_model
 
 TINY = ContinuationConfig(
     dataset_size=48,
@@ -36,12 +35,6 @@ TINY = dataclasses.replace(
 MINUTES = 0.04
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    return train_default_model(
-        tmp_path_factory.mktemp("run") / "model", minutes=0.3, config=TrainConfig.tiny(), resume=False
-    )
 
 
 @pytest.fixture

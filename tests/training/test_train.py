@@ -15,16 +15,6 @@ from studio.training.config import TrainConfig
 from studio.training.export import MAX_FILE_BYTES, STUDIO_SETTINGS_FILE
 from studio.training.train import train_default_model
 
-MINUTES = 0.35
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    return train_default_model(
-        tmp_path_factory.mktemp("run") / "model", minutes=MINUTES, config=TrainConfig.tiny(), resume=False
-    )
-
 
 def _report(folder: Path) -> dict:
     return json.loads((work_folder_for(folder) / "report.json").read_text())
@@ -70,6 +60,9 @@ def test_export_writes_studio_settings_and_small_files(trained: Path) -> None:
 
 
 def test_a_finished_run_resumes_without_training_again(trained: Path) -> None:
-    steps_before = _report(trained)["diffusion_steps"]
-    again = train_default_model(trained, minutes=MINUTES, config=TrainConfig.tiny(), resume=True)
+    report = _report(trained)
+    again = train_default_model(
+        trained, minutes=report["minutes_budget"], config=TrainConfig.tiny(), resume=True
+    )
+    steps_before = report["diffusion_steps"]
     assert _report(again)["diffusion_steps"] == steps_before
