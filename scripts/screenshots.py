@@ -255,7 +255,11 @@ def main() -> None:
         generate_and_capture(
             window_id, options.out, "app_inpaint_running.png", "app_inpaint_done.png", before_done=("q",)
         )
+        # Ctrl+Q asks Save/Discard/Cancel about the strokes; SIGTERM closes without asking, even
+        # while that question is open.
         subprocess.run(["xdotool", "key", "--window", window_id, "ctrl+q"], capture_output=True)
+        time.sleep(1)
+        app.terminate()
         app.wait(60)
     finally:
         if app.poll() is None:

@@ -32,15 +32,24 @@ def run_app(argv: list[str] | None = None) -> int:
     # Ctrl+C or a polite kill closes the window properly (settings saved, run cancelled). Python runs
     # signal handlers only between bytecodes, so a slow timer gives it the chance during app.exec().
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, lambda _number, _frame: _close_without_asking(window))
+        signal.signal(stop_signal, lambda _number, _frame: close_without_asking(window))
     signal_timer = QTimer(interval=250)
     signal_timer.timeout.connect(lambda: None)
     signal_timer.start()
     return app.exec()
 
 
-def _close_without_asking(window: MainWindow) -> None:
+def close_without_asking(window: MainWindow) -> None:
+    """Ctrl+C or SIGTERM: close now, even when the Save/Discard/Cancel question is open."""
     window.ask_before_discarding = False
+    dialog = QApplication.activeModalWidget()
+    if dialog is not None:
+        # The question's own event loop is running inside the window's closeEvent: closing again from
+        # in there would leave the dialog up and the app running. Answer Cancel, and close once that
+        # loop has returned.
+        dialog.reject()
+        QTimer.singleShot(0, window.close)
+        return
     window.close()
 
 

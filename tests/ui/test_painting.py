@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt, QTimer
 from PySide6.QtGui import QColor, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -304,3 +304,34 @@ def test_closing_a_saved_painting_does_not_ask(window, tmp_path) -> None:
     window.ask_save_changes = lambda: pytest.fail("asked although everything was saved")
     window.close()
     assert not window.isVisible()
+
+
+def test_a_stop_signal_while_the_save_question_is_open_still_closes(window, qtbot) -> None:
+    from studio.ui.app import close_without_asking
+
+    _paint_something(window)
+    button = QMessageBox.StandardButton
+    left_open: list[bool] = []
+
+    def ask_and_get_a_signal_meanwhile():
+        question = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unsaved painting",
+            "Save the painting before closing?",
+            button.Save | button.Discard | button.Cancel,
+            window,
+        )
+        # SIGTERM arrives while the question waits for an answer (its event loop is running).
+        QTimer.singleShot(0, lambda: close_without_asking(window))
+        # Without a fix the question would wait for ever; this fails the test instead of hanging it.
+        QTimer.singleShot(3000, lambda: left_open.append(True) or question.reject())
+        question.exec()
+        clicked = question.clickedButton()
+        return button.Cancel if clicked is None else question.standardButton(clicked)
+
+    window.ask_save_changes = ask_and_get_a_signal_meanwhile
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    assert not left_open, "the question stayed open after the stop signal"
+    assert QApplication.activeModalWidget() is None
+    assert not window.service._thread.isRunning()
