@@ -47,7 +47,7 @@ from studio.training.export import (
 from studio.training.model_card import update_model_card
 from studio.training.progress import ProgressBar
 from studio.training.run_history import RunHistory, evaluation_score
-from studio.training.train import hardware_name, timed_loop
+from studio.training.train import hardware_name, timed_loop, train_diffusion_for
 from studio.training.vae import EncodedLatents, VAETrainer, encode_images
 
 PARTS = ("diffusion", "decoder", "preview")
@@ -231,40 +231,10 @@ def _train_diffusion(
         float(json.loads((candidate / "vae" / "config.json").read_text())["scaling_factor"]),
         torch.Generator().manual_seed(seed),
     )
-    saved = load_checkpoint(work / "diffusion.pt")
-    if saved is not None:
-        unet.load_state_dict(saved["unet"])
-        text_encoder.load_state_dict(saved["text_encoder"])
-        trainer.optimizer.load_state_dict(saved["optimizer"])
-        trainer.ema.load_state_dict(saved["ema"])
-        trainer.step, trainer.losses = saved["step"], list(saved["losses"])
-        trainer.generator.set_state(saved["generator"])
+    trainer.restore(load_checkpoint(work / "diffusion.pt"))
     trial = _trial(trainer, device, trainer.optimise)
-
-    def save() -> None:
-        save_checkpoint(
-            work / "diffusion.pt",
-            {
-                "unet": unet.state_dict(),
-                "text_encoder": text_encoder.state_dict(),
-                "optimizer": trainer.optimizer.state_dict(),
-                "ema": trainer.ema.state_dict(),
-                "step": trainer.step,
-                "losses": trainer.losses,
-                "generator": trainer.generator.get_state(),
-            },
-        )
-
-    timed_loop(
-        "diffusion",
-        state,
-        minutes * 60,
-        trainer.train_step,
-        lambda: trainer.step,
-        save,
-        config.checkpoint_minutes * 60,
-        config.diffusion.warmup_fraction,
-        config.diffusion.min_learning_rate_fraction,
+    train_diffusion_for(
+        trainer, state, minutes * 60, work / "diffusion.pt", config.checkpoint_minutes * 60
     )
     trainer.copy_ema_to_models()
     unet.to(memory_format=torch.contiguous_format)

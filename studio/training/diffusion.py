@@ -7,6 +7,7 @@ costs only the text encoder and the UNet: the autoencoder is never run inside th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from diffusers import DDPMScheduler, UNet2DConditionModel
@@ -209,6 +210,31 @@ class DiffusionTrainer:
         torch.nn.utils.clip_grad_norm_(self.parameters(), 1.0)
         self.optimizer.step()
         return per_sample.detach()
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything a stopped run needs to go on exactly where it was (see restore)."""
+        assert self.optimizer is not None and self.ema is not None
+        return {
+            "unet": self.unet.state_dict(),
+            "text_encoder": self.text_encoder.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict(),
+            "step": self.step,
+            "losses": self.losses,
+            "generator": self.generator.get_state(),
+        }
+
+    def restore(self, saved: dict[str, Any] | None) -> None:
+        """Go on from a `checkpoint()`; None (no checkpoint yet) leaves the trainer as it is."""
+        if saved is None:
+            return
+        assert self.optimizer is not None and self.ema is not None
+        self.unet.load_state_dict(saved["unet"])
+        self.text_encoder.load_state_dict(saved["text_encoder"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.ema.load_state_dict(saved["ema"])
+        self.step, self.losses = saved["step"], list(saved["losses"])
+        self.generator.set_state(saved["generator"])
 
     def copy_ema_to_models(self) -> None:
         assert self.ema is not None

@@ -39,7 +39,7 @@ from studio.training.diffusion import (
 from studio.training.export import save_fp16
 from studio.training.progress import ProgressBar
 from studio.training.run_history import TARGET_ATTRIBUTES, evaluation_score
-from studio.training.train import hardware_name, timed_loop
+from studio.training.train import hardware_name, train_diffusion_for
 from studio.training.vae import LATENT_DOWNSCALE, EncodedLatents, encode_images
 
 RESULTS_FILE = "results.json"
@@ -164,49 +164,18 @@ def _train_and_judge(
     from studio.training.evaluate import measure
 
     checkpoint = folder / "diffusion.pt"
-    saved = load_checkpoint(checkpoint)
-    if saved is not None:
-        trainer.unet.load_state_dict(saved["unet"])
-        trainer.text_encoder.load_state_dict(saved["text_encoder"])
-        trainer.optimizer.load_state_dict(saved["optimizer"])
-        trainer.ema.load_state_dict(saved["ema"])
-        trainer.step, trainer.losses = saved["step"], list(saved["losses"])
-        trainer.generator.set_state(saved["generator"])
-    trial = choose_by_trial(
-        candidate_settings(trainer.unet.device),
-        trainer.use,
-        lambda: trainer.optimise(0.0),
-        trainer.optimizer,
-        trainer.generator,
-    )
-    print(f"compute: {trial.describe()}", flush=True)
-
-    def save() -> None:
-        save_checkpoint(
-            checkpoint,
-            {
-                "unet": trainer.unet.state_dict(),
-                "text_encoder": trainer.text_encoder.state_dict(),
-                "optimizer": trainer.optimizer.state_dict(),
-                "ema": trainer.ema.state_dict(),
-                "step": trainer.step,
-                "losses": trainer.losses,
-                "generator": trainer.generator.get_state(),
-            },
-        )
-
+    trainer.restore(load_checkpoint(checkpoint))  # a stopped call goes on; a trained one is judged
     if "train" not in state.finished:
-        timed_loop(
-            "diffusion",
-            state,
-            minutes * 60,
-            trainer.train_step,
-            lambda: trainer.step,
-            save,
-            3 * 60,
-            trainer.config.warmup_fraction,
-            trainer.config.min_learning_rate_fraction,
+        trial = choose_by_trial(
+            candidate_settings(trainer.unet.device),
+            trainer.use,
+            lambda: trainer.optimise(0.0),
+            trainer.optimizer,
+            trainer.generator,
         )
+        state.notes["compute"] = trial.describe()
+        print(f"compute: {trial.describe()}", flush=True)
+        train_diffusion_for(trainer, state, minutes * 60, checkpoint, checkpoint_seconds=3 * 60)
         state.finish("train")
     candidate = folder / "model"
     if candidate.exists():
@@ -228,7 +197,7 @@ def _train_and_judge(
         "minutes": round(state.seconds["diffusion"] / 60, 1),
         "steps": trainer.step,
         "steps_per_second": round(trainer.step / max(state.seconds["diffusion"], 1e-9), 3),
-        "compute": trial.describe(),
+        "compute": state.notes["compute"],
         "final_loss": round(sum(last) / max(1, len(last)), 4),
         "accuracy": evaluation["accuracy"],
         "seconds_per_image": evaluation["seconds_per_image"],

@@ -91,6 +91,27 @@ def timed_loop(
     state.save()
 
 
+def train_diffusion_for(
+    trainer: DiffusionTrainer,
+    state: RunState,
+    budget_seconds: float,
+    checkpoint: Path,
+    checkpoint_seconds: float,
+) -> None:
+    """The text encoder + UNet stage on its clock schedule, checkpointing to `checkpoint`."""
+    timed_loop(
+        "diffusion",
+        state,
+        budget_seconds,
+        trainer.train_step,
+        lambda: trainer.step,
+        lambda: save_checkpoint(checkpoint, trainer.checkpoint()),
+        checkpoint_seconds,
+        trainer.config.warmup_fraction,
+        trainer.config.min_learning_rate_fraction,
+    )
+
+
 def train_default_model(
     out_dir: Path,
     minutes: float,
@@ -228,29 +249,7 @@ def train_default_model(
         scaling_factor,
         torch.Generator().manual_seed(seed + 3),
     )
-    saved = load_checkpoint(work / "diffusion.pt")
-    if saved is not None:
-        unet.load_state_dict(saved["unet"])
-        text_encoder.load_state_dict(saved["text_encoder"])
-        trainer.optimizer.load_state_dict(saved["optimizer"])
-        trainer.ema.load_state_dict(saved["ema"])
-        trainer.step = saved["step"]
-        trainer.losses = list(saved["losses"])
-        trainer.generator.set_state(saved["generator"])
-
-    def save_diffusion() -> None:
-        save_checkpoint(
-            work / "diffusion.pt",
-            {
-                "unet": unet.state_dict(),
-                "text_encoder": text_encoder.state_dict(),
-                "optimizer": trainer.optimizer.state_dict(),
-                "ema": trainer.ema.state_dict(),
-                "step": trainer.step,
-                "losses": trainer.losses,
-                "generator": trainer.generator.get_state(),
-            },
-        )
+    trainer.restore(load_checkpoint(work / "diffusion.pt"))
 
     spent_before = sum(v for k, v in state.seconds.items() if k != "diffusion")
     diffusion_budget = max(0.0, budget - reserve - spent_before)
@@ -264,17 +263,7 @@ def train_default_model(
         )
         state.notes["diffusion_compute"] = trial.describe()
         print(f"diffusion compute: {trial.describe()}", flush=True)
-        timed_loop(
-            "diffusion",
-            state,
-            diffusion_budget,
-            trainer.train_step,
-            lambda: trainer.step,
-            save_diffusion,
-            checkpoint_seconds,
-            config.diffusion.warmup_fraction,
-            config.diffusion.min_learning_rate_fraction,
-        )
+        train_diffusion_for(trainer, state, diffusion_budget, work / "diffusion.pt", checkpoint_seconds)
         state.notes["diffusion_steps"] = trainer.step
         state.finish("diffusion")
     trainer.copy_ema_to_models()
