@@ -13,6 +13,7 @@ import copy
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -117,3 +118,19 @@ def align_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
                 misaligned = isinstance(value, torch.Tensor) and value.shape == parameter.shape
                 if misaligned and value.stride() != parameter.stride():
                     state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
+
+
+def trial_for(
+    trainer: Any, device: torch.device, optimise: Callable[[float], Any], label: str = "compute"
+) -> TrialResult:
+    """`choose_by_trial` for a trainer with `use`, `optimizer` and `generator`, timing `optimise(0)`;
+    prints the choice after `label`."""
+    result = choose_by_trial(
+        candidate_settings(device),
+        trainer.use,
+        lambda: optimise(0.0),
+        trainer.optimizer,
+        trainer.generator,
+    )
+    print(f"{label}: {result.describe()}", flush=True)
+    return result

@@ -33,7 +33,7 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from studio.training.checkpoint import STATE_FILE, RunState, load_checkpoint, save_checkpoint
-from studio.training.compute import TrialResult, candidate_settings, choose_by_trial
+from studio.training.compute import trial_for
 from studio.training.config import ContinuationConfig
 from studio.training.dataset import render_dataset
 from studio.training.diffusion import DiffusionTrainer, build_scheduler, tokenize
@@ -179,18 +179,6 @@ def _import_judging_code(part: str) -> None:
 # --- training, one function per part ---------------------------------------------------------------
 
 
-def _trial(trainer: Any, device: torch.device, optimise: Any) -> TrialResult:
-    result = choose_by_trial(
-        candidate_settings(device),
-        trainer.use,
-        lambda: optimise(0.0),
-        trainer.optimizer,
-        trainer.generator,
-    )
-    print(f"compute: {result.describe()}", flush=True)
-    return result
-
-
 def _train_diffusion(
     candidate: Path,
     minutes: float,
@@ -232,7 +220,7 @@ def _train_diffusion(
         torch.Generator().manual_seed(seed),
     )
     trainer.restore(load_checkpoint(work / "diffusion.pt"))
-    trial = _trial(trainer, device, trainer.optimise)
+    trial = trial_for(trainer, device, trainer.optimise)
     train_diffusion_for(
         trainer, state, minutes * 60, work / "diffusion.pt", config.checkpoint_minutes * 60
     )
@@ -270,7 +258,7 @@ def _train_decoder(
         trainer.optimizer.load_state_dict(saved["optimizer"])
         trainer.step, losses = saved["step"], list(saved["losses"])
         trainer.generator.set_state(saved["generator"])
-    trial = _trial(trainer, device, trainer.train_step)
+    trial = trial_for(trainer, device, trainer.train_step)
     trainer.step = saved["step"] if saved is not None else 0  # the trial's steps (at lr 0) do not count
 
     def save() -> None:

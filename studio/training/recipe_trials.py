@@ -26,7 +26,7 @@ from diffusers import AutoencoderKL
 from transformers import CLIPTokenizer
 
 from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint
-from studio.training.compute import candidate_settings, choose_by_trial
+from studio.training.compute import trial_for
 from studio.training.config import DiffusionConfig
 from studio.training.dataset import render_dataset
 from studio.training.diffusion import (
@@ -166,15 +166,7 @@ def _train_and_judge(
     checkpoint = folder / "diffusion.pt"
     trainer.restore(load_checkpoint(checkpoint))  # a stopped call goes on; a trained one is judged
     if "train" not in state.finished:
-        trial = choose_by_trial(
-            candidate_settings(trainer.unet.device),
-            trainer.use,
-            lambda: trainer.optimise(0.0),
-            trainer.optimizer,
-            trainer.generator,
-        )
-        state.notes["compute"] = trial.describe()
-        print(f"compute: {trial.describe()}", flush=True)
+        state.notes["compute"] = trial_for(trainer, trainer.unet.device, trainer.optimise).describe()
         train_diffusion_for(trainer, state, minutes * 60, checkpoint, checkpoint_seconds=3 * 60)
         state.finish("train")
     candidate = folder / "model"

@@ -19,7 +19,7 @@ import torch
 
 from studio.training.captions import caption_vocabulary
 from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint, work_folder_for
-from studio.training.compute import candidate_settings, choose_by_trial
+from studio.training.compute import trial_for
 from studio.training.config import TrainConfig
 from studio.training.dataset import render_dataset
 from studio.training.diffusion import (
@@ -173,17 +173,9 @@ def train_default_model(
 
     if "vae" not in state.finished:
         step_before_trial = vae_trainer.step
-        candidates = candidate_settings(torch_device)
-        trial = choose_by_trial(
-            candidates,
-            vae_trainer.use,
-            lambda: vae_trainer.train_step(0),
-            vae_trainer.optimizer,
-            vae_trainer.generator,
-        )
+        trial = trial_for(vae_trainer, torch_device, vae_trainer.train_step, "vae compute")
         vae_trainer.step = step_before_trial  # the trial's steps run at learning rate 0 and do not count
         state.notes["vae_compute"] = trial.describe()
-        print(f"vae compute: {trial.describe()}", flush=True)
         timed_loop(
             "vae",
             state,
@@ -254,15 +246,8 @@ def train_default_model(
     spent_before = sum(v for k, v in state.seconds.items() if k != "diffusion")
     diffusion_budget = max(0.0, budget - reserve - spent_before)
     if "diffusion" not in state.finished:
-        trial = choose_by_trial(
-            candidate_settings(torch_device),
-            trainer.use,
-            lambda: trainer.optimise(0),
-            trainer.optimizer,
-            trainer.generator,
-        )
+        trial = trial_for(trainer, torch_device, trainer.optimise, "diffusion compute")
         state.notes["diffusion_compute"] = trial.describe()
-        print(f"diffusion compute: {trial.describe()}", flush=True)
         train_diffusion_for(trainer, state, diffusion_budget, work / "diffusion.pt", checkpoint_seconds)
         state.notes["diffusion_steps"] = trainer.step
         state.finish("diffusion")
