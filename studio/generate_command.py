@@ -14,6 +14,7 @@ from studio.engine.request import (
     MAX_SEED,
     GenerationRequest,
     Mode,
+    Precision,
     PreviewKind,
     PreviewMethod,
     RequestError,
@@ -63,6 +64,8 @@ def build_request(args: argparse.Namespace, defaults) -> GenerationRequest:
         preview_kind=PreviewKind(args.preview_kind) if args.previews else PreviewKind.OFF,
         preview_method=PreviewMethod(args.preview_method),
         model=args.model,
+        precision=Precision(args.precision),
+        decode_precision=Precision(args.decode_precision),
     )
 
 
@@ -88,7 +91,8 @@ def run_generate(args: argparse.Namespace) -> int:
         allow_pickled_weights=args.allow_pickle,
     )
     print("loading model ...", file=sys.stderr)
-    defaults = engine.load_model(args.model)
+    defaults = engine.load_model(args.model, args.precision, args.decode_precision)
+    print(f"precision: {defaults.precision_reason}", file=sys.stderr)
     request = build_request(args, defaults)
     if args.previews:
         args.previews.mkdir(parents=True, exist_ok=True)
@@ -112,7 +116,7 @@ def run_generate(args: argparse.Namespace) -> int:
         output_paths(args.out, result.seeds), result.images, result.seeds, strict=True
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_png(path, image, request, seed, result.model_name)
+        save_png(path, image, request, seed, result)
         print(f"{path}  seed {seed}")
     print(f"{len(result.images)} image(s) in {result.elapsed_s:.1f} s", file=sys.stderr)
     return 0

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+_cache = tempfile.mkdtemp(prefix="studio-cache-")
+os.environ["STUDIO_CACHE_DIR"] = _cache  # the precision trials' cache: never the user's own
 
 
 @pytest.fixture(scope="session")

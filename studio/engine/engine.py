@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable
@@ -15,6 +16,14 @@ from PIL import Image
 
 from studio.engine import images
 from studio.engine.loading import LoadedModel, load_model
+from studio.engine.precision import (
+    PrecisionChoice,
+    apply_memory_format,
+    decode_autocast,
+    remembered_choice,
+    unet_autocast,
+    weights_dtype,
+)
 from studio.engine.previews import to_uint8_image
 from studio.engine.request import (
     Cancelled,
@@ -23,6 +32,7 @@ from studio.engine.request import (
     GenerationResult,
     Mode,
     ModelInfo,
+    Precision,
     PreviewKind,
     PreviewMethod,
     StepEvent,
@@ -41,11 +51,6 @@ def pick_device(preferred: str | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def dtype_for(device: torch.device) -> torch.dtype:
-    # Half precision halves memory and doubles speed on GPUs; CPUs are faster and exact in fp32.
-    return torch.float16 if device.type in ("cuda", "mps") else torch.float32
 
 
 @dataclass(frozen=True)
@@ -71,12 +76,15 @@ class Engine:
         allow_pickled_weights: bool = False,
     ) -> None:
         self.device = pick_device(device)
-        self.dtype = dtype_for(self.device)
         self.attention_slicing = attention_slicing
         self.vae_tiling = vae_tiling
         self.single_file_config = single_file_config
         self.allow_pickled_weights = allow_pickled_weights
         self._model: LoadedModel | None = None
+        self._precision_asked: tuple[Precision, Precision] | None = None  # (UNet, VAE decode)
+        self._precision = PrecisionChoice(Precision.FP32, Precision.FP32, "no model loaded")
+        # Choices measured for the loaded model, by what was asked: switching back costs no new trial.
+        self._measured_choices: dict[tuple[Precision, Precision], PrecisionChoice] = {}
         # The app and the CLI show their own progress; the libraries' loading bars are noise there.
         diffusers.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
@@ -85,19 +93,48 @@ class Engine:
     def model_info(self) -> ModelInfo | None:
         return self._model.info if self._model else None
 
-    def load_model(self, source: str) -> ModelInfo:
-        if self._model is not None and self._model.info.source == source:
-            return self._model.info
-        self._model = None  # free the old weights before loading new ones
-        model = load_model(
-            source, self.device, self.dtype, self.single_file_config, self.allow_pickled_weights
-        )
-        if self.attention_slicing:
-            model.pipelines[Mode.TEXT_TO_IMAGE].enable_attention_slicing()
-        if self.vae_tiling:
-            model.pipelines[Mode.TEXT_TO_IMAGE].vae.enable_tiling()
-        self._model = model
+    def load_model(
+        self,
+        source: str,
+        precision: Precision | str = Precision.AUTO,
+        decode_precision: Precision | str = Precision.AUTO,
+    ) -> ModelInfo:
+        """Loads `source` unless it is loaded, and resolves the precisions (measuring where "auto")."""
+        precision = Precision(precision)
+        asked = (precision, Precision(decode_precision))
+        dtype = weights_dtype(precision, self.device)
+        model = self._model
+        if model is None or model.info.source != source or model.weights_dtype != dtype:
+            self._model = None  # free the old weights before loading new ones
+            self._measured_choices.clear()
+            model = load_model(
+                source, self.device, dtype, self.single_file_config, self.allow_pickled_weights
+            )
+            if self.attention_slicing:
+                model.pipelines[Mode.TEXT_TO_IMAGE].enable_attention_slicing()
+            if self.vae_tiling:
+                model.pipelines[Mode.TEXT_TO_IMAGE].vae.enable_tiling()
+            self._model = model
+            self._precision_asked = None
+        if asked != self._precision_asked:
+            self._use_precision(model, asked)
         return model.info
+
+    def _use_precision(self, model: LoadedModel, asked: tuple[Precision, Precision]) -> None:
+        pipeline = model.pipelines[Mode.TEXT_TO_IMAGE]
+        if asked not in self._measured_choices:
+            self._measured_choices[asked] = remembered_choice(
+                model.info.source, *asked, self.device, pipeline
+            )
+        choice = self._measured_choices[asked]
+        apply_memory_format(pipeline, choice)
+        self._precision, self._precision_asked = choice, asked
+        model.info = dataclasses.replace(
+            model.info,
+            precision=choice.unet.value,
+            decode_precision=choice.decode.value,
+            precision_reason=choice.describe,
+        )
 
     def generate(
         self,
@@ -108,7 +145,7 @@ class Engine:
         """Make request.batch_count images; raises Cancelled if should_stop() turns true."""
         started = time.perf_counter()
         should_stop = should_stop or (lambda: False)
-        self.load_model(request.model)
+        self.load_model(request.model, request.precision, request.decode_precision)
         model = self._model
         assert model is not None
         width, height = self._output_size(request, model.info)
@@ -121,7 +158,13 @@ class Engine:
             )
         seeds = tuple(request.seed_of(i) for i in range(request.batch_count))
         return GenerationResult(
-            request, tuple(results), seeds, model.info.name, time.perf_counter() - started
+            request,
+            tuple(results),
+            seeds,
+            model.info.name,
+            time.perf_counter() - started,
+            precision=self._precision.unet.value,
+            decode_precision=self._precision.decode.value,
         )
 
     # -- one image -----------------------------------------------------------------------------
@@ -229,7 +272,7 @@ class Engine:
             return callback_kwargs
 
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), unet_autocast(pipeline.unet, self._precision.unet_autocast):
                 output = pipeline(**arguments, callback_on_step_end=on_step_end)
         except torch.OutOfMemoryError as error:
             raise EngineError(
@@ -270,17 +313,21 @@ class Engine:
         if getattr(vae.config, "shift_factor", None):
             scaled = scaled + vae.config.shift_factor
         with torch.inference_mode():
-            decoded = vae.decode(scaled.to(vae.dtype), return_dict=False)[0]
-            if torch.isnan(decoded).any() and vae.dtype != torch.float32:
-                # fp16 VAEs overflow on some latents; decoding in fp32 fixes it at some memory cost.
-                # The VAE goes back to its dtype after, since the pipelines encode init images with it.
+            with decode_autocast(self._precision.vae_autocast):
+                decoded = vae.decode(scaled.to(vae.dtype), return_dict=False)[0]
+            reduced = vae.dtype != torch.float32 or self._precision.vae_autocast is not None
+            if reduced and not torch.isfinite(decoded).all():
+                # Half-precision VAEs overflow on some latents; decoding in fp32 fixes it at some memory
+                # cost. The VAE goes back to its dtype after, since the pipelines encode init images with it.
                 half_dtype = vae.dtype
-                vae.to(torch.float32)
+                # The default layout too: exactly the pixels a plain fp32 decode gives.
+                vae.to(torch.float32, memory_format=torch.contiguous_format)
                 try:
                     decoded = vae.decode(scaled.float(), return_dict=False)[0]
                 finally:
                     vae.to(half_dtype)
-        if torch.isnan(decoded).any():
+                    apply_memory_format(model.pipelines[Mode.TEXT_TO_IMAGE], self._precision)
+        if not torch.isfinite(decoded).all():
             raise EngineError("The model produced NaN pixels; try another scheduler, fewer steps or fp32.")
         return to_uint8_image(decoded[0])
 

@@ -44,6 +44,10 @@ class LoadedModel:
     tiny_preview: TinyDecoderPreview | None = None
 
     @property
+    def weights_dtype(self) -> torch.dtype:
+        return self.pipelines[Mode.TEXT_TO_IMAGE].unet.dtype
+
+    @property
     def vae_scale_factor(self) -> int:
         return int(self.pipelines[Mode.TEXT_TO_IMAGE].vae_scale_factor)
 

@@ -13,14 +13,17 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from studio.engine.request import GenerationRequest, Mode
+from studio.engine.request import GenerationRequest, GenerationResult, Mode
 from studio.engine.schedulers import DISPLAY_NAMES, normalise_scheduler_name
 
 PARAMETERS_KEY = "parameters"
 REQUEST_KEY = "latent-studio"
 
 
-def parameters_text(request: GenerationRequest, seed: int, width: int, height: int, model_name: str) -> str:
+def parameters_text(
+    request: GenerationRequest, seed: int, width: int, height: int, model_name: str, precision: str = "fp32"
+) -> str:
+    """`precision` as "UNet/decode", e.g. "bf16/fp32"."""
     """AUTOMATIC1111's layout: prompt, 'Negative prompt: ...', then one 'Key: value, ...' line."""
     settings = [
         ("Steps", request.steps),
@@ -29,6 +32,7 @@ def parameters_text(request: GenerationRequest, seed: int, width: int, height: i
         ("Seed", seed),
         ("Size", f"{width}x{height}"),
         ("Model", model_name),
+        ("Precision", precision),
     ]
     if request.mode is not Mode.TEXT_TO_IMAGE:
         settings.append(("Denoising strength", request.strength))
@@ -41,11 +45,25 @@ def parameters_text(request: GenerationRequest, seed: int, width: int, height: i
     return "\n".join(lines)
 
 
-def save_png(path: Path, image: np.ndarray, request: GenerationRequest, seed: int, model_name: str) -> None:
+def save_png(
+    path: Path, image: np.ndarray, request: GenerationRequest, seed: int, result: GenerationResult
+) -> None:
+    """The JSON keeps the precisions the run used in place of "auto", so that repeating the run asks
+    for the same precisions and gets the same pixels; "precision_asked" keeps what was asked."""
     height, width = image.shape[:2]
+    precision = f"{result.precision}/{result.decode_precision}"
     chunks = PngImagePlugin.PngInfo()
-    chunks.add_text(PARAMETERS_KEY, parameters_text(request, seed, width, height, model_name))
-    described = request.describe() | {"seed": seed, "image_seed": seed, "model_name": model_name}
+    chunks.add_text(
+        PARAMETERS_KEY, parameters_text(request, seed, width, height, result.model_name, precision)
+    )
+    described = request.describe() | {
+        "seed": seed,
+        "image_seed": seed,
+        "model_name": result.model_name,
+        "precision": result.precision,
+        "decode_precision": result.decode_precision,
+        "precision_asked": f"{request.precision.value}/{request.decode_precision.value}",
+    }
     chunks.add_text(REQUEST_KEY, json.dumps(described))
     Image.fromarray(image).save(path, pnginfo=chunks)
 

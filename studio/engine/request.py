@@ -35,6 +35,13 @@ class PreviewMethod(StrEnum):
     VAE = "vae"  # full VAE decode of every preview: exact but costly
 
 
+class Precision(StrEnum):
+    AUTO = "auto"  # fp16 on GPUs; on a CPU bf16 autocast where one timed UNet step shows it faster
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+
 class RequestError(ValueError):
     """A request the engine cannot run; the message is meant for the user."""
 
@@ -87,6 +94,8 @@ class GenerationRequest:
     preview_kind: PreviewKind = PreviewKind.NOISY_LATENT
     preview_method: PreviewMethod = PreviewMethod.AUTO
     model: str = DEFAULT_MODEL
+    precision: Precision = Precision.AUTO  # of the UNet
+    decode_precision: Precision = Precision.AUTO  # of the VAE decode
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the metadata
 
     def __post_init__(self) -> None:
@@ -94,6 +103,8 @@ class GenerationRequest:
         set_field(self, "mode", Mode(self.mode))
         set_field(self, "preview_kind", PreviewKind(self.preview_kind))
         set_field(self, "preview_method", PreviewMethod(self.preview_method))
+        set_field(self, "precision", Precision(self.precision))
+        set_field(self, "decode_precision", Precision(self.decode_precision))
         set_field(self, "init_image", _frozen_copy(self.init_image, "init image", 3))
         set_field(self, "mask", _frozen_copy(self.mask, "mask", None))
         if not 0 <= int(self.seed) <= MAX_SEED:
@@ -168,6 +179,8 @@ class GenerationResult:
     seeds: tuple[int, ...]
     model_name: str
     elapsed_s: float
+    precision: str = Precision.FP32.value  # what the run used (never "auto"), for the metadata
+    decode_precision: str = Precision.FP32.value
 
 
 class Cancelled(Exception):
@@ -190,3 +203,6 @@ class ModelInfo:
     steps: int
     guidance_scale: float
     scheduler: str
+    precision: str = Precision.FP32.value  # chosen for this machine (never "auto")
+    decode_precision: str = Precision.FP32.value
+    precision_reason: str = ""  # why, in words: shown in the status bar

@@ -280,6 +280,9 @@ class MainWindow(QMainWindow):
         self.service.model_ready.connect(self._on_model_ready)
         self.service.failed.connect(self._on_engine_failed)
         self.parameters.model_changed.connect(self._on_model_chosen)
+        self.parameters.precision_changed.connect(
+            lambda precision: self.service.load_model(self.parameters.model, precision)
+        )
         self.parameters.live_painting_changed.connect(
             lambda live: live and self.info_tabs.setCurrentWidget(self.result_panel)  # where live runs show
         )
@@ -335,8 +338,13 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _on_model_ready(self, info: ModelInfo) -> None:
-        self.model_label.setText(f"Model: {info.name} ({info.device}, {info.width}×{info.height})")
-        self.model_label.setToolTip(info.source)
+        precision = info.precision
+        if info.decode_precision != info.precision:
+            precision += f", decode {info.decode_precision}"
+        size = f"{info.width}×{info.height}"
+        self.model_label.setText(f"Model: {info.name} ({info.device} {precision}, {size})")
+        self.model_label.setToolTip(f"{info.source or info.name}\nPrecision: {info.precision_reason}")
+        self.statusBar().showMessage(f"Precision: {info.precision_reason}", 8000)
         self._model_name = info.name
         self._update_title()
         if self._apply_model_defaults:
@@ -356,7 +364,7 @@ class MainWindow(QMainWindow):
     def _on_model_chosen(self, source: str) -> None:
         self._apply_model_defaults = True
         self._size_follows_model = True
-        self.service.load_model(source)
+        self.service.load_model(source, self.parameters.precision)
 
     # ---- canvas size: the parameters' size and the document's size are one value -------------------
     def _on_size_chosen(self, _value: int) -> None:
@@ -442,7 +450,9 @@ class MainWindow(QMainWindow):
             self._show_pointer(-1, -1)
             if self._load_model_on_show:
                 # After the first paint: the window is up before the worker starts importing torch.
-                QTimer.singleShot(50, lambda: self.service.load_model(self.parameters.model))
+                QTimer.singleShot(
+                    50, lambda: self.service.load_model(self.parameters.model, self.parameters.precision)
+                )
 
     def save_settings(self) -> None:
         save_model(self.settings, "tools", self.tool_settings)

@@ -56,6 +56,8 @@ def build_request(
         batch_count=1 if live else parameters.batch_count,
         preview_kind=parameters.preview_kind,
         model=parameters.model,
+        precision=parameters.precision,
+        decode_precision=parameters.precision,
         extra={"live": True} if live else {},
     )
 

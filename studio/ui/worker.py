@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 
 class EngineLike(Protocol):
-    def load_model(self, source: str) -> ModelInfo: ...
+    def load_model(
+        self, source: str, precision: str = "auto", decode_precision: str = "auto"
+    ) -> ModelInfo: ...
 
     def generate(
         self,
@@ -75,25 +77,25 @@ class EngineWorker(QObject):
         super().__init__()
         self._engine_factory = engine_factory
         self._engine: EngineLike | None = None
-        self._loaded_source: str | None = None
+        self._loaded: tuple[str, str, str] | None = None  # source, UNet and decode precision asked
 
-    def _ensure_model(self, source: str) -> None:
-        if self._engine is not None and source == self._loaded_source:
+    def _ensure_model(self, source: str, precision: str, decode_precision: str) -> None:
+        wanted = (source, precision, decode_precision)
+        if self._engine is not None and wanted == self._loaded:
             return
         self.model_loading.emit(source)
         if self._engine is None:
             self._engine = self._engine_factory()  # the first job: this is where torch gets imported
-        if source != self._loaded_source:
-            self._loaded_source = None
-            info = self._engine.load_model(source)
-            self._loaded_source = source
-            self.model_ready.emit(info)
+        self._loaded = None
+        info = self._engine.load_model(*wanted)  # loads only what changed; precision "auto" is measured
+        self._loaded = wanted
+        self.model_ready.emit(info)
 
-    @Slot(int, str)
-    def load_model(self, job_id: int, source: str) -> None:
+    @Slot(int, str, str)
+    def load_model(self, job_id: int, source: str, precision: str) -> None:
         self.job_started.emit(job_id)
         try:
-            self._ensure_model(source)
+            self._ensure_model(source, precision, precision)
         except Exception as error:  # any failure becomes a message; the app keeps working
             log.warning("loading %r failed:\n%s", source, traceback.format_exc())
             self.failed.emit(user_message(error))
@@ -108,7 +110,7 @@ class EngineWorker(QObject):
                 self.cancelled.emit()
                 return
             self.started.emit(request)
-            self._ensure_model(request.model)
+            self._ensure_model(request.model, request.precision.value, request.decode_precision.value)
 
             def on_step(event: StepEvent) -> None:
                 if not cancel.is_set():
@@ -149,7 +151,7 @@ class EngineService(QObject):
     failed = Signal(str)
     busy_changed = Signal(bool)
 
-    _load_requested = Signal(int, str)
+    _load_requested = Signal(int, str, str)
     _generate_requested = Signal(int, object, object)
 
     def __init__(
@@ -195,8 +197,8 @@ class EngineService(QObject):
         self._pending[self._next_job_id] = cancel
         return self._next_job_id
 
-    def load_model(self, source: str) -> None:
-        self._load_requested.emit(self._new_job(None), source)
+    def load_model(self, source: str, precision: str = "auto") -> None:
+        self._load_requested.emit(self._new_job(None), source, precision)
 
     def submit(self, request: GenerationRequest) -> None:
         """Start a run, cancelling any run still queued or going."""

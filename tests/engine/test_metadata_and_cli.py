@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from studio.engine.metadata import parameters_text, read_png_metadata, save_png
-from studio.engine.request import GenerationRequest, Mode
+from studio.engine.request import GenerationRequest, GenerationResult, Mode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,12 +29,17 @@ def test_png_carries_a1111_parameters_and_the_full_request(tmp_path):
         strength=0.6,
     )
     path = tmp_path / "out.png"
-    save_png(path, np.zeros((16, 24, 3), np.uint8), request, seed=8, model_name="landscapes")
+    result = GenerationResult(request, (), (8,), "landscapes", 1.0, precision="bf16", decode_precision="fp32")
+    save_png(path, np.zeros((16, 24, 3), np.uint8), request, 8, result)
     metadata = read_png_metadata(path)
     assert metadata["parameters"] == (
         "a starry night\nNegative prompt: clouds\nSteps: 12, Sampler: DPM++ 2M Karras, CFG scale: 5.5, "
-        "Seed: 8, Size: 24x16, Model: landscapes, Denoising strength: 0.6"
+        "Seed: 8, Size: 24x16, Model: landscapes, Precision: bf16/fp32, Denoising strength: 0.6"
     )
+    # What the run used, not "auto": asking for it again gives the same pixels.
+    assert metadata["request"]["precision"] == "bf16"
+    assert metadata["request"]["decode_precision"] == "fp32"
+    assert metadata["request"]["precision_asked"] == "auto/auto"
     assert metadata["request"]["prompt"] == "a starry night"
     assert metadata["request"]["seed"] == 8
     assert metadata["request"]["init_image"] == {"width": 24, "height": 16}

@@ -27,13 +27,18 @@ class FakeEngine:
         self.requests: list[GenerationRequest] = []
         self.step_gate: threading.Event | None = None  # when set by a test, each step waits for it
 
-    def load_model(self, source: str) -> ModelInfo:
+    def load_model(self, source: str, precision: str = "auto", decode_precision: str = "auto") -> ModelInfo:
         if source.startswith("missing"):
             raise EngineError(
                 f"No model at {source}: choose a diffusers folder, a .safetensors file or a hub id"
             )
         self.loaded.append(source)
-        return ModelInfo(source or "fake", source, "cpu", self.size, self.size, 12, 6.0, "euler")
+        resolved = "fp32" if precision == "auto" else precision
+        reason = f"{precision} asked (fake)"
+        return ModelInfo(
+            source or "fake", source, "cpu", self.size, self.size, 12, 6.0, "euler",
+            resolved, resolved, reason,
+        )
 
     def generate(
         self,

@@ -118,3 +118,18 @@ def test_inpainting_previews_show_only_inside_the_mask(window, qtbot) -> None:
     assert finished.args[0].request.mode.value == "inpaint"
     assert alphas and alphas[0].shape == (64, 64)
     assert alphas[0][32, 32] == 255 and alphas[0][5, 5] == 0 and alphas[0][32, 60] == 0
+
+
+def test_choosing_a_precision_reloads_says_what_was_chosen_and_reaches_the_run(
+    window, qtbot, fake_engine
+) -> None:
+    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
+        combo = window.parameters_panel.precision_combo
+        combo.setCurrentIndex(combo.findData("bf16"))
+    assert "cpu bf16" in window.model_label.text()
+    assert "bf16 asked" in window.model_label.toolTip()
+    window.parameters.steps = 2
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        window.generate_action.trigger()
+    request = fake_engine.requests[-1]
+    assert (request.precision.value, request.decode_precision.value) == ("bf16", "bf16")
