@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from studio.engine.request import Precision  # numpy only: keeps --help instant
+from studio.engine.request import LoraWeight, Precision  # numpy only: keeps --help instant
 
 EXIT_USER_ERROR = 2
 
@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--model", default="", help="model folder, .safetensors file or hub id")
     generate.add_argument("--config", help="local SD folder giving a single-file checkpoint its config")
     generate.add_argument("--allow-pickle", action="store_true", help="allow pickled .ckpt/.bin weights")
+    generate.add_argument(
+        "--lora",
+        action="append",
+        type=LoraWeight.parse,
+        default=[],
+        metavar="FILE[:WEIGHT]",
+        help="a LoRA .safetensors file and its weight (default 1); repeatable",
+    )
     generate.add_argument("--batch", type=int, default=1, help="number of images; image i uses seed + i")
     generate.add_argument("--out", type=Path, default=None, help="output PNG (batch: FILE-0.png, ...)")
     generate.add_argument("--previews", type=Path, help="folder for one preview PNG per step")

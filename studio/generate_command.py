@@ -66,6 +66,7 @@ def build_request(args: argparse.Namespace, defaults) -> GenerationRequest:
         model=args.model,
         precision=Precision(args.precision),
         decode_precision=Precision(args.decode_precision),
+        loras=tuple(args.lora),
     )
 
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from studio.engine import images
 from studio.engine.loading import LoadedModel, load_model
+from studio.engine.loras import LoraSet
 from studio.engine.precision import (
     PrecisionChoice,
     apply_memory_format,
@@ -85,6 +86,7 @@ class Engine:
         self._precision = PrecisionChoice(Precision.FP32, Precision.FP32, "no model loaded")
         # Choices measured for the loaded model, by what was asked: switching back costs no new trial.
         self._measured_choices: dict[tuple[Precision, Precision], PrecisionChoice] = {}
+        self._loras = LoraSet()
         # The app and the CLI show their own progress; the libraries' loading bars are noise there.
         diffusers.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
@@ -107,6 +109,7 @@ class Engine:
         if model is None or model.info.source != source or model.weights_dtype != dtype:
             self._model = None  # free the old weights before loading new ones
             self._measured_choices.clear()
+            self._loras = LoraSet()
             model = load_model(
                 source, self.device, dtype, self.single_file_config, self.allow_pickled_weights
             )
@@ -148,6 +151,7 @@ class Engine:
         self.load_model(request.model, request.precision, request.decode_precision)
         model = self._model
         assert model is not None
+        self._loras.use(model.pipelines[Mode.TEXT_TO_IMAGE], request.loras)
         width, height = self._output_size(request, model.info)
         results = []
         for image_index in range(request.batch_count):

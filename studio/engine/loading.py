@@ -85,17 +85,25 @@ def load_model(
             # A broken preview decoder must not cost the person their model: previews fall back to linear.
             message = f"preview decoder not loaded, using linear previews: {_first_line(error)}"
             warnings.warn(message, stacklevel=2)
+    few_step = is_few_step_checkpoint(source, type(text_to_image.scheduler).__name__)
     info = ModelInfo(
         name=_display_name(source),
         source=source,
         device=str(device),
         width=int(settings.get("width", native_size)),
         height=int(settings.get("height", native_size)),
-        steps=int(settings.get("steps", 25)),
-        guidance_scale=float(settings.get("guidance_scale", 7.5)),
-        scheduler=normalise_scheduler_name(settings.get("scheduler", "dpm++ 2m")),
+        steps=int(settings.get("steps", 4 if few_step else 25)),
+        guidance_scale=float(settings.get("guidance_scale", 1.0 if few_step else 7.5)),
+        scheduler=normalise_scheduler_name(settings.get("scheduler", "lcm" if few_step else "dpm++ 2m")),
+        few_step=few_step,
     )
     return LoadedModel(pipelines, info, preview, dict(text_to_image.scheduler.config), tiny_preview)
+
+
+def is_few_step_checkpoint(source: str, scheduler_class: str) -> bool:
+    """LCM-distilled checkpoints ship the LCM scheduler; LCM and Turbo ones say so in their name."""
+    name = _display_name(source).lower()
+    return scheduler_class == "LCMScheduler" or "lcm" in name or "turbo" in name
 
 
 def _load_text_to_image(

@@ -38,7 +38,9 @@ def parameters_text(
         settings.append(("Denoising strength", request.strength))
     if request.mode is Mode.INPAINT:
         settings.append(("Mask blur", request.mask_feather_px))
-    lines = [request.prompt]
+    # LoRAs as AUTOMATIC1111 writes them, in the prompt: <lora:NAME:WEIGHT>.
+    lora_tags = [f"<lora:{Path(lora.path).stem}:{lora.weight:g}>" for lora in request.loras]
+    lines = [" ".join([request.prompt, *lora_tags])]
     if request.negative_prompt:
         lines.append(f"Negative prompt: {request.negative_prompt}")
     lines.append(", ".join(f"{key}: {value}" for key, value in settings))

@@ -106,3 +106,22 @@ def save_random_model(folder: Path, kind: str = "tiny", seed: int = 0) -> Path:
     pipeline = builders[kind](seed)
     pipeline.save_pretrained(folder, safe_serialization=True)
     return Path(folder)
+
+
+def save_random_lora(model_folder: Path, lora_file: Path, seed: int = 0, rank: int = 4) -> Path:
+    """A LoRA for the model in `model_folder` (UNet attention layers) with random non-zero weights, in
+    the file format diffusers' save_lora_weights writes, as LoRA trainers publish them."""
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel.from_pretrained(Path(model_folder) / "unet")
+    targets = ["to_q", "to_k", "to_v", "to_out.0"]
+    # init_lora_weights=False: both LoRA matrices random, so the LoRA visibly changes the picture.
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=targets, init_lora_weights=False))
+    layers = get_peft_model_state_dict(unet)
+    lora_file = Path(lora_file)
+    StableDiffusionPipeline.save_lora_weights(
+        lora_file.parent, unet_lora_layers=layers, weight_name=lora_file.name, safe_serialization=True
+    )
+    return lora_file

@@ -67,6 +67,26 @@ def _frozen_copy(array: np.ndarray | None, name: str, channels: int | None) -> n
     return array
 
 
+MAX_LORA_WEIGHT = 4.0
+
+
+@dataclass(frozen=True)
+class LoraWeight:
+    """One LoRA file (.safetensors) and how strongly it applies (1 = as trained, 0 = off)."""
+
+    path: str
+    weight: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str) -> LoraWeight:
+        """'FILE' or 'FILE:WEIGHT' (a colon inside a Windows path like C:\\x is kept)."""
+        path, _, weight = text.rpartition(":")
+        try:
+            return cls(path, float(weight)) if path and not weight.startswith(("\\", "/")) else cls(text)
+        except ValueError:
+            return cls(text)
+
+
 @dataclass(frozen=True, eq=False)
 class GenerationRequest:
     """Everything one generation needs. Built on the GUI thread (or the CLI), read by the engine.
@@ -96,6 +116,7 @@ class GenerationRequest:
     model: str = DEFAULT_MODEL
     precision: Precision = Precision.AUTO  # of the UNet
     decode_precision: Precision = Precision.AUTO  # of the VAE decode
+    loras: tuple[LoraWeight, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the metadata
 
     def __post_init__(self) -> None:
@@ -105,6 +126,15 @@ class GenerationRequest:
         set_field(self, "preview_method", PreviewMethod(self.preview_method))
         set_field(self, "precision", Precision(self.precision))
         set_field(self, "decode_precision", Precision(self.decode_precision))
+        set_field(self, "loras", tuple(self.loras))
+        for lora in self.loras:
+            if not -MAX_LORA_WEIGHT <= float(lora.weight) <= MAX_LORA_WEIGHT:
+                raise RequestError(
+                    f"LoRA weight must be between -{MAX_LORA_WEIGHT:g} and {MAX_LORA_WEIGHT:g}, "
+                    f"got {lora.weight}"
+                )
+        if len({lora.path for lora in self.loras}) != len(self.loras):
+            raise RequestError("the same LoRA file is listed twice")
         set_field(self, "init_image", _frozen_copy(self.init_image, "init image", 3))
         set_field(self, "mask", _frozen_copy(self.mask, "mask", None))
         if not 0 <= int(self.seed) <= MAX_SEED:
@@ -152,6 +182,8 @@ class GenerationRequest:
                 value = {"width": int(value.shape[1]), "height": int(value.shape[0])}
             elif isinstance(value, Enum):
                 value = value.value
+            elif item.name == "loras":
+                value = [dataclasses.asdict(lora) for lora in value]
             described[item.name] = value
         return described
 
@@ -206,3 +238,4 @@ class ModelInfo:
     precision: str = Precision.FP32.value  # chosen for this machine (never "auto")
     decode_precision: str = Precision.FP32.value
     precision_reason: str = ""  # why, in words: shown in the status bar
+    few_step: bool = False  # an LCM / Turbo checkpoint: its defaults are the LCM sampler, 4 steps

@@ -352,6 +352,13 @@ class MainWindow(QMainWindow):
             self.parameters.steps = info.steps
             self.parameters.guidance_scale = info.guidance_scale
             self.parameters.scheduler = info.scheduler
+            if info.few_step:
+                self.parameters.live_steps = info.steps
+                self.statusBar().showMessage(
+                    f"{info.name} is a few-step model: LCM sampler, {info.steps} steps, guidance "
+                    f"{info.guidance_scale:g} (live painting too)",
+                    10000,
+                )
         if self._size_follows_model and self.document.undo_stack.count() == 0:
             self.document.reset(info.width, info.height)
 

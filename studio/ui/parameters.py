@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from studio.engine.request import DEFAULT_MODEL, Precision, PreviewKind
 from studio.engine.schedulers import DISPLAY_NAMES, SCHEDULER_NAMES
+from studio.ui.lora_list import LoraList
 from studio.ui.observable import Observable
 
 PREVIEW_LABELS = {
@@ -52,6 +53,7 @@ class GenerationParameters(QObject):
     preview_kind_changed = Signal(str)
     model_changed = Signal(str)
     precision_changed = Signal(str)
+    loras_changed = Signal(str)
     use_canvas_as_init_changed = Signal(bool)
     live_painting_changed = Signal(bool)
     live_steps_changed = Signal(int)
@@ -71,6 +73,7 @@ class GenerationParameters(QObject):
     preview_kind = Observable(PreviewKind.NOISY_LATENT.value)
     model = Observable(DEFAULT_MODEL)
     precision = Observable(Precision.AUTO.value)  # of the UNet and the VAE decode
+    loras = Observable("")  # one "WEIGHT<TAB>PATH" line per LoRA file
     use_canvas_as_init = Observable(False)
     live_painting = Observable(False)
     live_steps = Observable(4)
@@ -164,6 +167,8 @@ class ParametersPanel(QWidget):
             self.scheduler_combo.addItem(DISPLAY_NAMES[name], name)
         self._bind_combo(self.scheduler_combo, "scheduler")
         form.addRow("Sampler", self.scheduler_combo)
+        self.lora_list = LoraList(parameters)
+        form.addRow("LoRAs", self.lora_list)
 
         self.width_spin = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, singleStep=SIZE_STEP, suffix=" px")
         self.height_spin = QSpinBox(minimum=MIN_SIZE, maximum=MAX_SIZE, singleStep=SIZE_STEP, suffix=" px")

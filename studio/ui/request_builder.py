@@ -12,6 +12,7 @@ from PySide6.QtCore import QRect
 from studio.engine import images
 from studio.engine.request import GenerationRequest, Mode, ModelInfo
 from studio.ui.layers import Document
+from studio.ui.lora_list import loras_from_text
 from studio.ui.parameters import GenerationParameters
 
 
@@ -58,6 +59,7 @@ def build_request(
         model=parameters.model,
         precision=parameters.precision,
         decode_precision=parameters.precision,
+        loras=loras_from_text(parameters.loras),
         extra={"live": True} if live else {},
     )
 

@@ -133,3 +133,29 @@ def test_choosing_a_precision_reloads_says_what_was_chosen_and_reaches_the_run(
         window.generate_action.trigger()
     request = fake_engine.requests[-1]
     assert (request.precision.value, request.decode_precision.value) == ("bf16", "bf16")
+
+
+def test_loras_are_listed_weighed_removed_and_reach_the_run(window, qtbot, fake_engine) -> None:
+    loras = window.parameters_panel.lora_list
+    loras.add("/models/loras/watercolour.safetensors")
+    loras.add("/models/loras/ink.safetensors")
+    loras.list.setCurrentRow(0)
+    loras.weight_spin.setValue(0.6)
+    assert loras.list.item(0).text() == "watercolour.safetensors  ×0.6"
+    loras.list.setCurrentRow(1)
+    loras.remove_selected()
+    assert loras.list.count() == 1
+    window.parameters.steps = 2
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        window.generate_action.trigger()
+    (sent,) = fake_engine.requests[-1].loras
+    assert (sent.path, sent.weight) == ("/models/loras/watercolour.safetensors", 0.6)
+
+
+def test_an_lcm_lora_switches_to_few_step_sampling_and_says_so(window) -> None:
+    window.parameters.scheduler, window.parameters.steps = "dpm++ 2m", 25
+    window.parameters_panel.lora_list.add("/models/lcm-lora-sdv1-5/pytorch_lora_weights.safetensors")
+    parameters = window.parameters
+    assert (parameters.scheduler, parameters.steps, parameters.guidance_scale) == ("lcm", 4, 1.0)
+    assert parameters.live_steps == 4
+    assert "LCM" in window.parameters_panel.lora_list.note.text()
