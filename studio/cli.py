@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: the model's tiny preview decoder if it ships one, else linear; vae: exact, slow",
     )
+    generate.add_argument(
+        "--tiny-decoder", default="", metavar="FOLDER",
+        help="AutoencoderTiny folder (TAESD) for previews, for models that ship none",
+    )
     generate.add_argument("--device", help="cuda, mps or cpu; default: the best available")
     generate.add_argument(
         "--precision",

@@ -67,6 +67,7 @@ def build_request(args: argparse.Namespace, defaults) -> GenerationRequest:
         precision=Precision(args.precision),
         decode_precision=Precision(args.decode_precision),
         loras=tuple(args.lora),
+        tiny_decoder=args.tiny_decoder,
     )
 
 

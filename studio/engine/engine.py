@@ -15,7 +15,7 @@ import transformers
 from PIL import Image
 
 from studio.engine import images
-from studio.engine.loading import LoadedModel, load_model
+from studio.engine.loading import LoadedModel, find_tiny_preview, load_model
 from studio.engine.loras import LoraSet
 from studio.engine.precision import (
     PrecisionChoice,
@@ -123,6 +123,14 @@ class Engine:
             self._use_precision(model, asked)
         return model.info
 
+    def _use_tiny_decoder(self, model: LoadedModel, folder: str) -> None:
+        pipeline = model.pipelines[Mode.TEXT_TO_IMAGE]
+        model.tiny_preview = find_tiny_preview(
+            model.info.source, pipeline.vae.config, self.device, pipeline.vae.dtype, folder
+        )
+        model.tiny_decoder_named = folder
+        apply_memory_format(pipeline, self._precision, model.tiny_preview)
+
     def _use_precision(self, model: LoadedModel, asked: tuple[Precision, Precision]) -> None:
         pipeline = model.pipelines[Mode.TEXT_TO_IMAGE]
         if asked not in self._measured_choices:
@@ -130,7 +138,7 @@ class Engine:
                 model.info.source, *asked, self.device, pipeline
             )
         choice = self._measured_choices[asked]
-        apply_memory_format(pipeline, choice)
+        apply_memory_format(pipeline, choice, model.tiny_preview)
         self._precision, self._precision_asked = choice, asked
         model.info = dataclasses.replace(
             model.info,
@@ -152,6 +160,8 @@ class Engine:
         model = self._model
         assert model is not None
         self._loras.use(model.pipelines[Mode.TEXT_TO_IMAGE], request.loras)
+        if request.tiny_decoder != model.tiny_decoder_named:
+            self._use_tiny_decoder(model, request.tiny_decoder)
         width, height = self._output_size(request, model.info)
         results = []
         for image_index in range(request.batch_count):
@@ -306,7 +316,9 @@ class Engine:
                 f"{model.info.name} ships no tiny preview decoder; previews are linear", stacklevel=2
             )
         if method in (PreviewMethod.AUTO, PreviewMethod.TINY) and model.tiny_preview is not None:
-            return model.tiny_preview.to_rgb(source)
+            # The tiny decoder is a small VAE decoder: it gains from bf16 just as the VAE decode does.
+            with decode_autocast(self._precision.vae_autocast):
+                return model.tiny_preview.to_rgb(source)
         if method is not PreviewMethod.VAE and model.linear_preview is not None:
             return model.linear_preview.to_rgb(source)
         return self._decode(model, source[:1])
@@ -330,7 +342,8 @@ class Engine:
                     decoded = vae.decode(scaled.float(), return_dict=False)[0]
                 finally:
                     vae.to(half_dtype)
-                    apply_memory_format(model.pipelines[Mode.TEXT_TO_IMAGE], self._precision)
+                    pipeline = model.pipelines[Mode.TEXT_TO_IMAGE]
+                    apply_memory_format(pipeline, self._precision, model.tiny_preview)
         if not torch.isfinite(decoded).all():
             raise EngineError("The model produced NaN pixels; try another scheduler, fewer steps or fp32.")
         return to_uint8_image(decoded[0])

@@ -20,7 +20,12 @@ from diffusers import (
     StableDiffusionPipeline,
 )
 
-from studio.engine.previews import LinearPreview, TinyDecoderPreview
+from studio.engine.previews import (
+    PREVIEW_DECODER_FOLDER,
+    SDXL_SCALING_FACTOR,
+    LinearPreview,
+    TinyDecoderPreview,
+)
 from studio.engine.request import DEFAULT_MODEL, EngineError, Mode, ModelInfo
 from studio.engine.schedulers import normalise_scheduler_name
 
@@ -42,6 +47,7 @@ class LoadedModel:
     linear_preview: LinearPreview | None
     scheduler_config: dict[str, Any]
     tiny_preview: TinyDecoderPreview | None = None
+    tiny_decoder_named: str = ""  # the folder the person named for previews, if any
 
     @property
     def weights_dtype(self) -> torch.dtype:
@@ -77,14 +83,7 @@ def load_model(
         if "preview" in settings
         else LinearPreview.published_for(int(vae_config.latent_channels), float(vae_config.scaling_factor))
     )
-    tiny_preview = None
-    if _local_path(source).is_dir():
-        try:
-            tiny_preview = TinyDecoderPreview.from_folder(_local_path(source), device, dtype)
-        except (OSError, ValueError, RuntimeError, TypeError, KeyError) as error:
-            # A broken preview decoder must not cost the person their model: previews fall back to linear.
-            message = f"preview decoder not loaded, using linear previews: {_first_line(error)}"
-            warnings.warn(message, stacklevel=2)
+    tiny_preview = find_tiny_preview(source, vae_config, device, dtype, "")
     few_step = is_few_step_checkpoint(source, type(text_to_image.scheduler).__name__)
     info = ModelInfo(
         name=_display_name(source),
@@ -98,6 +97,48 @@ def load_model(
         few_step=few_step,
     )
     return LoadedModel(pipelines, info, preview, dict(text_to_image.scheduler.config), tiny_preview)
+
+
+# Published tiny autoencoders by model family, looked for in the local Hugging Face cache only.
+TAESD_REPOSITORIES = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
+
+
+def find_tiny_preview(
+    source: str, vae_config, device: torch.device, dtype: torch.dtype, named_folder: str
+) -> TinyDecoderPreview | None:
+    """The previews' tiny decoder: the model folder's own, else the folder the person named, else
+    TAESD / TAESDXL from the local Hugging Face cache; None (linear previews) when there is none."""
+    candidates = []
+    if _local_path(source).is_dir():
+        candidates.append(_local_path(source) / PREVIEW_DECODER_FOLDER)
+    if named_folder:
+        candidates.append(Path(named_folder).expanduser())
+    cached = _cached_taesd(vae_config)
+    if cached is not None:
+        candidates.append(cached)
+    for folder in candidates:
+        try:
+            preview = TinyDecoderPreview.load(folder, device, dtype)
+        except (OSError, ValueError, RuntimeError, TypeError, KeyError) as error:
+            # A broken preview decoder must not cost the person their model: try the next, or linear.
+            warnings.warn(f"preview decoder {folder} not loaded: {_first_line(error)}", stacklevel=2)
+            continue
+        if preview is not None:
+            if int(preview.decoder.config.latent_channels) != int(vae_config.latent_channels):
+                warnings.warn(f"preview decoder {folder} is for another model family", stacklevel=2)
+                continue
+            return preview
+    return None
+
+
+def _cached_taesd(vae_config) -> Path | None:
+    if int(vae_config.latent_channels) != 4:
+        return None
+    family = "sdxl" if abs(float(vae_config.scaling_factor) - SDXL_SCALING_FACTOR) < 1e-4 else "sd"
+    from huggingface_hub import try_to_load_from_cache
+
+    config_file = try_to_load_from_cache(TAESD_REPOSITORIES[family], "config.json")
+    return Path(config_file).parent if isinstance(config_file, str) else None
 
 
 def is_few_step_checkpoint(source: str, scheduler_class: str) -> bool:

@@ -158,10 +158,13 @@ def choose_precision(
     return PrecisionChoice(unet, decode, "; ".join(reasons) or "as asked")
 
 
-def apply_memory_format(pipeline, choice: PrecisionChoice) -> None:
+def apply_memory_format(pipeline, choice: PrecisionChoice, tiny_preview=None) -> None:
     """channels_last is what makes oneDNN's bf16 convolutions fast; fp32 keeps the default layout, so
     that the same precision always gives the same pixels."""
-    for module, autocast in ((pipeline.unet, choice.unet_autocast), (pipeline.vae, choice.vae_autocast)):
+    modules = [(pipeline.unet, choice.unet_autocast), (pipeline.vae, choice.vae_autocast)]
+    if tiny_preview is not None:  # the previews' small decoder follows the VAE decode
+        modules.append((tiny_preview.decoder, choice.vae_autocast))
+    for module, autocast in modules:
         module.to(memory_format=torch.channels_last if autocast is not None else torch.contiguous_format)
 
 

@@ -90,8 +90,13 @@ class TinyDecoderPreview:
     def from_folder(
         cls, model_folder: Path, device: torch.device, dtype: torch.dtype
     ) -> TinyDecoderPreview | None:
-        """The folder's preview decoder, or None when it ships none."""
-        folder = Path(model_folder) / PREVIEW_DECODER_FOLDER
+        """The model folder's own preview decoder, or None when it ships none."""
+        return cls.load(Path(model_folder) / PREVIEW_DECODER_FOLDER, device, dtype)
+
+    @classmethod
+    def load(cls, folder: Path, device: torch.device, dtype: torch.dtype) -> TinyDecoderPreview | None:
+        """An AutoencoderTiny folder (TAESD and the like), or None when `folder` holds none."""
+        folder = Path(folder)
         if not (folder / "config.json").is_file():
             return None
         from diffusers import AutoencoderTiny  # deferred: only models that ship one pay the import

@@ -117,6 +117,7 @@ class GenerationRequest:
     precision: Precision = Precision.AUTO  # of the UNet
     decode_precision: Precision = Precision.AUTO  # of the VAE decode
     loras: tuple[LoraWeight, ...] = ()
+    tiny_decoder: str = ""  # an AutoencoderTiny folder for previews (TAESD); the model's own comes first
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the metadata
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QPushButton,
     QSlider,
     QSpinBox,
     QWidget,
@@ -54,6 +55,7 @@ class GenerationParameters(QObject):
     model_changed = Signal(str)
     precision_changed = Signal(str)
     loras_changed = Signal(str)
+    tiny_decoder_changed = Signal(str)
     use_canvas_as_init_changed = Signal(bool)
     live_painting_changed = Signal(bool)
     live_steps_changed = Signal(int)
@@ -74,6 +76,7 @@ class GenerationParameters(QObject):
     model = Observable(DEFAULT_MODEL)
     precision = Observable(Precision.AUTO.value)  # of the UNet and the VAE decode
     loras = Observable("")  # one "WEIGHT<TAB>PATH" line per LoRA file
+    tiny_decoder = Observable("")  # an AutoencoderTiny (TAESD) folder for previews; "" = model's own or cache
     use_canvas_as_init = Observable(False)
     live_painting = Observable(False)
     live_steps = Observable(4)
@@ -218,6 +221,16 @@ class ParametersPanel(QWidget):
         self._bind_combo(self.precision_combo, "precision")
         form.addRow("Precision", self.precision_combo)
 
+        self.tiny_decoder_button = QPushButton()
+        self.tiny_decoder_button.setToolTip(
+            "A tiny autoencoder folder (TAESD, TAESDXL) for true-colour previews of models that ship none. "
+            "Without one: TAESD from the local Hugging Face cache if it is there, else linear previews."
+        )
+        self.tiny_decoder_button.clicked.connect(self._choose_tiny_decoder)
+        parameters.tiny_decoder_changed.connect(self._show_tiny_decoder)
+        self._show_tiny_decoder(parameters.tiny_decoder)
+        form.addRow("Preview decoder", self.tiny_decoder_button)
+
         self.only_masked_check = QCheckBox("Inpaint only the masked area, at the model's size")
         self.only_masked_check.setToolTip(
             "Crop around the mask (plus padding), generate there at full model resolution, paste back"
@@ -243,6 +256,19 @@ class ParametersPanel(QWidget):
         spin.setValue(getattr(self.parameters, name))
         spin.valueChanged.connect(lambda value: setattr(self.parameters, name, value))
         getattr(self.parameters, f"{name}_changed").connect(spin.setValue)
+
+    def _choose_tiny_decoder(self) -> None:
+        if self.parameters.tiny_decoder:  # a second click forgets the folder
+            self.parameters.tiny_decoder = ""
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Tiny autoencoder folder (TAESD, diffusers format)")
+        if folder:
+            self.parameters.tiny_decoder = folder
+
+    def _show_tiny_decoder(self, folder: str) -> None:
+        name = folder.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        label = f"{name} (click to forget)" if folder else "Model's own or cached TAESD…"
+        self.tiny_decoder_button.setText(label)
 
     def _bind_combo(self, combo: QComboBox, name: str) -> None:
         def show(value: str) -> None:

@@ -60,6 +60,7 @@ def build_request(
         precision=parameters.precision,
         decode_precision=parameters.precision,
         loras=loras_from_text(parameters.loras),
+        tiny_decoder=parameters.tiny_decoder,
         extra={"live": True} if live else {},
     )
 

@@ -159,3 +159,16 @@ def test_an_lcm_lora_switches_to_few_step_sampling_and_says_so(window) -> None:
     assert (parameters.scheduler, parameters.steps, parameters.guidance_scale) == ("lcm", 4, 1.0)
     assert parameters.live_steps == 4
     assert "LCM" in window.parameters_panel.lora_list.note.text()
+
+
+def test_a_named_preview_decoder_folder_reaches_the_run_and_can_be_forgotten(
+    window, qtbot, fake_engine
+) -> None:
+    window.parameters.tiny_decoder = "/models/taesd"
+    assert window.parameters_panel.tiny_decoder_button.text().startswith("taesd")
+    window.parameters.steps = 2
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        window.generate_action.trigger()
+    assert fake_engine.requests[-1].tiny_decoder == "/models/taesd"
+    window.parameters_panel.tiny_decoder_button.click()  # forgets; asks nothing
+    assert window.parameters.tiny_decoder == ""
