@@ -17,7 +17,6 @@ from diffusers import (
     AutoPipelineForInpainting,
     AutoPipelineForText2Image,
     DiffusionPipeline,
-    StableDiffusionPipeline,
 )
 
 from studio.engine.previews import (
@@ -198,7 +197,7 @@ def _load_single_file(
             f"Loading {path.name} offline needs its model family's config: pass a local Stable Diffusion "
             "1.x diffusers folder (model_index.json, unet/config.json ...) as the config folder."
         )
-    return StableDiffusionPipeline.from_single_file(
+    return _pipeline_class_of(config).from_single_file(
         str(path),
         config=config,
         dtype=dtype,
@@ -206,6 +205,23 @@ def _load_single_file(
         safety_checker=None,
         requires_safety_checker=False,
     )
+
+
+def _pipeline_class_of(config_folder: str) -> type[DiffusionPipeline]:
+    """The config folder's own pipeline class (SD 1.x, SD 2.x, SDXL), from its model_index.json."""
+    index_file = Path(config_folder).expanduser() / "model_index.json"
+    try:
+        class_name = json.loads(index_file.read_text()).get("_class_name", "")
+    except (OSError, ValueError) as error:
+        raise EngineError(f"{config_folder} is not a diffusers model folder: {_first_line(error)}") from error
+    import diffusers
+
+    pipeline_class = getattr(diffusers, str(class_name), None)
+    if not (isinstance(pipeline_class, type) and hasattr(pipeline_class, "from_single_file")):
+        raise EngineError(
+            f"{config_folder} is a {class_name or 'unknown'} pipeline, which cannot load single files."
+        )
+    return pipeline_class
 
 
 def _load_hub_id(model_id: str, dtype: torch.dtype) -> DiffusionPipeline:

@@ -101,8 +101,66 @@ def sd15_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     return _assemble(unet, vae, tokenizer, text_encoder)
 
 
+def tiny_sdxl_pipeline(seed: int = 0):
+    """An SDXL-shaped pipeline (two text encoders, pooled text and size embeddings, SDXL's VAE scale)
+    small enough for tests, as diffusers' own SDXL tests build it."""
+    from diffusers import StableDiffusionXLPipeline
+    from transformers import CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    hidden = 32
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=6 * 8 + hidden,  # six size ids and the pooled text
+        cross_attention_dim=2 * hidden,  # both encoders' states side by side
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        sample_size=64,
+        layers_per_block=1,
+        block_out_channels=(16, 16, 16, 16),
+        norm_num_groups=8,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        scaling_factor=0.13025,  # SDXL's
+    )
+    tokenizer = build_caption_tokenizer([_WORDS], max_length=16)
+    text_encoder = _text_encoder(len(tokenizer), hidden=hidden, layers=2, heads=4, positions=16)
+    text_encoder_2 = CLIPTextModelWithProjection(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 4, num_hidden_layers=2,
+            num_attention_heads=4, max_position_embeddings=16, projection_dim=hidden,
+            bos_token_id=0, eos_token_id=1, pad_token_id=1,
+        )
+    )
+    return StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=build_scheduler(),
+        add_watermarker=False,
+    )
+
+
 def save_random_model(folder: Path, kind: str = "tiny", seed: int = 0) -> Path:
-    builders = {"tiny": tiny_pipeline, "sd15": sd15_pipeline}
+    builders = {"tiny": tiny_pipeline, "sd15": sd15_pipeline, "tiny-sdxl": tiny_sdxl_pipeline}
     pipeline = builders[kind](seed)
     pipeline.save_pretrained(folder, safe_serialization=True)
     return Path(folder)
