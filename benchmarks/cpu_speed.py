@@ -170,7 +170,25 @@ def embedded_rows(rows: list[tuple[str, str, str]]) -> None:
     ))
 
 
+def import_seconds(code: str) -> float:
+    timed = f"import time; started = time.perf_counter(); {code}; print(time.perf_counter() - started)"
+    done = subprocess.run([sys.executable, "-c", timed], check=True, capture_output=True, text=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def cold_start_rows(rows: list[tuple[str, str, str]], runs: int) -> None:
+    parts = {
+        "torch": "import torch",
+        "diffusers": "import diffusers",
+        "StableDiffusionPipeline": "from diffusers import StableDiffusionPipeline",
+        "our engine": "import studio.engine.engine",
+    }
+    seconds = {name: min(import_seconds(code) for _ in range(runs)) for name, code in parts.items()}
+    rows.append((
+        "imports alone, fresh process: " + " / ".join(parts),
+        " / ".join(f"{value:.2f} s" for value in seconds.values()),
+        "report",
+    ))
     out = Path(tempfile.mkdtemp())
     times = []
     for run in range(runs):
