@@ -126,7 +126,8 @@ def measure(
     classifier = AttributeClassifier.load(classifier_path)
     scenes, prompts = evaluation_prompts(prompt_count, seed)
     engine = Engine()
-    info = engine.load_model(model)
+    # fp32 throughout: the measure of a model must not depend on which processor took it.
+    info = engine.load_model(model, "fp32", "fp32")
     guidance = info.guidance_scale if guidance_scale is None else guidance_scale
     scheduler = info.scheduler if scheduler is None else scheduler
     images, seconds = [], []
@@ -138,6 +139,8 @@ def measure(
             guidance_scale=guidance,
             scheduler=scheduler,
             model=model,
+            precision="fp32",
+            decode_precision="fp32",
         )
         result = engine.generate(request)
         images.append(result.images[0])
