@@ -24,19 +24,54 @@ _WORDS = (
 )
 
 
+def _text_config(
+    vocab_size: int, hidden: int, layers: int, heads: int, positions: int, **extra
+) -> CLIPTextConfig:
+    return CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 4,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        max_position_embeddings=positions,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        **extra,
+    )
+
+
 def _text_encoder(vocab_size: int, hidden: int, layers: int, heads: int, positions: int) -> CLIPTextModel:
-    return CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=vocab_size,
-            hidden_size=hidden,
-            intermediate_size=hidden * 4,
-            num_hidden_layers=layers,
-            num_attention_heads=heads,
-            max_position_embeddings=positions,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
+    return CLIPTextModel(_text_config(vocab_size, hidden, layers, heads, positions))
+
+
+def _tiny_unet(**extra) -> UNet2DConditionModel:
+    """A two-level cross-attention UNet on 8x8 latents; `extra` adds the conditioning it takes."""
+    return UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        **extra,
+    )
+
+
+def _tiny_vae(scaling_factor: float = 0.18215) -> AutoencoderKL:
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        sample_size=64,
+        layers_per_block=1,
+        block_out_channels=(16, 16, 16, 16),
+        norm_num_groups=8,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        scaling_factor=scaling_factor,
     )
 
 
@@ -56,29 +91,8 @@ def _assemble(unet, vae, tokenizer, text_encoder) -> StableDiffusionPipeline:
 def tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     """About 0.5M parameters: 8x VAE, cross-attention UNet, 2-layer CLIP text encoder."""
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(32, 64),
-        norm_num_groups=8,
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-    )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        sample_size=64,
-        layers_per_block=1,
-        block_out_channels=(16, 16, 16, 16),
-        norm_num_groups=8,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-    )
+    unet = _tiny_unet(cross_attention_dim=32, attention_head_dim=8)
+    vae = _tiny_vae()
     tokenizer = build_caption_tokenizer([_WORDS], max_length=16)
     text_encoder = _text_encoder(len(tokenizer), hidden=32, layers=2, heads=4, positions=16)
     return _assemble(unet, vae, tokenizer, text_encoder)
@@ -109,15 +123,7 @@ def tiny_sdxl_pipeline(seed: int = 0):
 
     torch.manual_seed(seed)
     hidden = 32
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(32, 64),
-        norm_num_groups=8,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+    unet = _tiny_unet(
         attention_head_dim=(2, 4),
         use_linear_projection=True,
         addition_embed_type="text_time",
@@ -126,26 +132,11 @@ def tiny_sdxl_pipeline(seed: int = 0):
         projection_class_embeddings_input_dim=6 * 8 + hidden,  # six size ids and the pooled text
         cross_attention_dim=2 * hidden,  # both encoders' states side by side
     )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        sample_size=64,
-        layers_per_block=1,
-        block_out_channels=(16, 16, 16, 16),
-        norm_num_groups=8,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        scaling_factor=0.13025,  # SDXL's
-    )
+    vae = _tiny_vae(scaling_factor=0.13025)  # SDXL's latent scale
     tokenizer = build_caption_tokenizer([_WORDS], max_length=16)
     text_encoder = _text_encoder(len(tokenizer), hidden=hidden, layers=2, heads=4, positions=16)
     text_encoder_2 = CLIPTextModelWithProjection(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 4, num_hidden_layers=2,
-            num_attention_heads=4, max_position_embeddings=16, projection_dim=hidden,
-            bos_token_id=0, eos_token_id=1, pad_token_id=1,
-        )
+        _text_config(len(tokenizer), hidden=hidden, layers=2, heads=4, positions=16, projection_dim=hidden)
     )
     return StableDiffusionXLPipeline(
         vae=vae,

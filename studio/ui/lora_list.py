@@ -42,6 +42,14 @@ def loras_to_text(loras: tuple[LoraWeight, ...]) -> str:
     return "\n".join(f"{lora.weight:g}\t{lora.path}" for lora in loras)
 
 
+def display_name(path: str) -> str:
+    """The file name; with its folder when the name is diffusers' generic one, as hub LoRAs ship."""
+    parts = path.replace("\\", "/").rstrip("/").split("/")
+    if parts[-1].startswith("pytorch_lora_weights") and len(parts) > 1:
+        return "/".join(parts[-2:])
+    return parts[-1]
+
+
 class LoraList(QWidget):
     """Add, remove and weigh LoRAs; an LCM LoRA switches the sampler to LCM with its few-step defaults."""
 
@@ -110,7 +118,7 @@ class LoraList(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for lora in self.loras:
-            item = QListWidgetItem(f"{lora.path.replace(chr(92), '/').rsplit('/', 1)[-1]}  ×{lora.weight:g}")
+            item = QListWidgetItem(f"{display_name(lora.path)}  ×{lora.weight:g}")
             item.setToolTip(lora.path)
             item.setData(Qt.ItemDataRole.UserRole, lora.path)
             self.list.addItem(item)

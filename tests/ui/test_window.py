@@ -159,6 +159,9 @@ def test_an_lcm_lora_switches_to_few_step_sampling_and_says_so(window) -> None:
     assert (parameters.scheduler, parameters.steps, parameters.guidance_scale) == ("lcm", 4, 1.0)
     assert parameters.live_steps == 4
     assert "LCM" in window.parameters_panel.lora_list.note.text()
+    # diffusers' generic file name alone would not say which LoRA it is: its folder is shown too
+    shown = window.parameters_panel.lora_list.list.item(0).text()
+    assert shown == "lcm-lora-sdv1-5/pytorch_lora_weights.safetensors  ×1"
 
 
 def test_a_named_preview_decoder_folder_reaches_the_run_and_can_be_forgotten(
