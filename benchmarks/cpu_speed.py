@@ -42,10 +42,6 @@ EMBEDDED_PROMPTS = [
 ]
 
 
-def processor_name() -> str:
-    return precision_module._processor_name()
-
-
 def step_seconds(engine: Engine, request: GenerationRequest) -> tuple[float, float]:
     """(median seconds per denoising step after the first, whole run seconds)."""
     stamps: list[float] = []
@@ -232,7 +228,8 @@ def main() -> None:
     cold_start_rows(rows, args.runs)
     if not args.skip_sd15:
         sd15_rows(rows, args.steps)
-    print(f"processor: {processor_name()}, {os.cpu_count()} cpus, torch {torch.__version__}, "
+    processor = precision_module.processor_name()
+    print(f"processor: {processor}, {os.cpu_count()} cpus, torch {torch.__version__}, "
           f"bf16 in hardware: {precision_module.cpu_has_bf16_hardware()}")
     print("| row | measured | target |")
     print("| --- | --- | --- |")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import diffusers
 import torch
 from diffusers import (
     AutoPipelineForImage2Image,
@@ -21,9 +22,9 @@ from diffusers import (
 
 from studio.engine.previews import (
     PREVIEW_DECODER_FOLDER,
-    SDXL_SCALING_FACTOR,
     LinearPreview,
     TinyDecoderPreview,
+    is_sdxl_latent_space,
 )
 from studio.engine.request import DEFAULT_MODEL, EngineError, Mode, ModelInfo
 from studio.engine.schedulers import normalise_scheduler_name
@@ -107,20 +108,21 @@ def find_tiny_preview(
 ) -> TinyDecoderPreview | None:
     """The previews' tiny decoder: the model folder's own, else the folder the person named, else
     TAESD / TAESDXL from the local Hugging Face cache; None (linear previews) when there is none."""
-    candidates = []
-    if _local_path(source).is_dir():
-        candidates.append(_local_path(source) / PREVIEW_DECODER_FOLDER)
-    if named_folder:
-        candidates.append(Path(named_folder).expanduser())
-    cached = _cached_taesd(vae_config)
-    if cached is not None:
-        candidates.append(cached)
-    for folder in candidates:
+    def candidates():  # lazily: the Hugging Face cache is looked at only when nothing came before
+        if _local_path(source).is_dir():
+            yield _local_path(source) / PREVIEW_DECODER_FOLDER
+        if named_folder:
+            yield Path(named_folder).expanduser()
+        cached = _cached_taesd(vae_config)
+        if cached is not None:
+            yield cached
+
+    for folder in candidates():
         try:
             preview = TinyDecoderPreview.load(folder, device, dtype)
         except (OSError, ValueError, RuntimeError, TypeError, KeyError) as error:
             # A broken preview decoder must not cost the person their model: try the next, or linear.
-            warnings.warn(f"preview decoder {folder} not loaded: {_first_line(error)}", stacklevel=2)
+            warnings.warn(f"preview decoder {folder} not loaded: {first_line(error)}", stacklevel=2)
             continue
         if preview is not None:
             if int(preview.decoder.config.latent_channels) != int(vae_config.latent_channels):
@@ -133,7 +135,7 @@ def find_tiny_preview(
 def _cached_taesd(vae_config) -> Path | None:
     if int(vae_config.latent_channels) != 4:
         return None
-    family = "sdxl" if abs(float(vae_config.scaling_factor) - SDXL_SCALING_FACTOR) < 1e-4 else "sd"
+    family = "sdxl" if is_sdxl_latent_space(float(vae_config.scaling_factor)) else "sd"
     from huggingface_hub import try_to_load_from_cache
 
     config_file = try_to_load_from_cache(TAESD_REPOSITORIES[family], "config.json")
@@ -165,7 +167,7 @@ def _load_text_to_image(
     except EngineError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise EngineError(f"Could not load the model from {source}: {_first_line(error)}") from error
+        raise EngineError(f"Could not load the model from {source}: {first_line(error)}") from error
     raise EngineError(
         f"No model at '{source}': it is neither a folder, a file nor a hub id like 'owner/name'."
     )
@@ -213,9 +215,7 @@ def _pipeline_class_of(config_folder: str) -> type[DiffusionPipeline]:
     try:
         class_name = json.loads(index_file.read_text()).get("_class_name", "")
     except (OSError, ValueError) as error:
-        raise EngineError(f"{config_folder} is not a diffusers model folder: {_first_line(error)}") from error
-    import diffusers
-
+        raise EngineError(f"{config_folder} is not a diffusers model folder: {first_line(error)}") from error
     pipeline_class = getattr(diffusers, str(class_name), None)
     if not (isinstance(pipeline_class, type) and hasattr(pipeline_class, "from_single_file")):
         raise EngineError(
@@ -277,6 +277,6 @@ def _display_name(source: str) -> str:
     return Path(source).name or source
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

@@ -12,8 +12,6 @@ from pathlib import Path
 
 from studio.engine.request import EngineError, LoraWeight
 
-PICKLED_LORA_SUFFIXES = {".ckpt", ".bin", ".pt", ".pth"}
-
 
 def adapter_name(path: str) -> str:
     """A stable name per file (diffusers' adapter names may hold no dots)."""
@@ -51,8 +49,14 @@ class LoraSet:
             self._loaded = ()
 
     def _load(self, pipeline, path: str) -> None:
+        # Deferred: this module stays importable without torch (the UI asks is_few_step_lora).
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from studio.engine.loading import PICKLED_WEIGHT_SUFFIXES, first_line
+
         file = Path(path).expanduser()
-        if file.suffix.lower() in PICKLED_LORA_SUFFIXES:
+        if file.suffix.lower() in PICKLED_WEIGHT_SUFFIXES:
             self.clear(pipeline)
             raise EngineError(
                 f"{file.name} is a pickled LoRA, which can run arbitrary code when loaded; use its "
@@ -61,17 +65,13 @@ class LoraSet:
         if not file.is_file():
             self.clear(pipeline)
             raise EngineError(f"LoRA file not found: {file}")
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         try:
             state_dict = load_file(file)
             pipeline.load_lora_weights(state_dict, adapter_name=adapter_name(path))
         except (SafetensorError, OSError, ValueError, KeyError, IndexError, RuntimeError, TypeError) as error:
             pipeline.unload_lora_weights()  # never leave half a set of LoRAs in the model
             self._loaded = ()
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise EngineError(
-                f"Could not load the LoRA {file.name}: {first_line[:300]}. Is it made for this model's "
-                "family (SD 1.x, SDXL)?"
+                f"Could not load the LoRA {file.name}: {first_line(error)[:300]}. Is it made for this "
+                "model's family (SD 1.x, SDXL)?"
             ) from error

@@ -23,8 +23,9 @@ REQUEST_KEY = "latent-studio"
 def parameters_text(
     request: GenerationRequest, seed: int, width: int, height: int, model_name: str, precision: str = "fp32"
 ) -> str:
-    """`precision` as "UNet/decode", e.g. "bf16/fp32"."""
-    """AUTOMATIC1111's layout: prompt, 'Negative prompt: ...', then one 'Key: value, ...' line."""
+    """AUTOMATIC1111's layout: prompt, 'Negative prompt: ...', then one 'Key: value, ...' line.
+
+    `precision` reads "UNet/decode", e.g. "bf16/fp32"."""
     settings = [
         ("Steps", request.steps),
         ("Sampler", DISPLAY_NAMES[normalise_scheduler_name(request.scheduler)]),

@@ -63,9 +63,15 @@ def weights_dtype(asked: Precision, device: torch.device) -> torch.dtype:
 
 
 def cpu_has_bf16_hardware() -> bool:
-    """AMX or AVX512-BF16, as torch's own CPU dispatch sees them (works on Linux, Windows and macOS)."""
+    """AMX or AVX512-BF16 as torch's CPU dispatch sees them, or bf16 as oneDNN sees it (works on Linux,
+    Windows and macOS). The one probe for inference here and for training's compute trials."""
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    if any(getattr(torch.cpu, name, lambda: False)() for name in checks):
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def remembered_choice(
@@ -81,7 +87,7 @@ def remembered_choice(
         (
             source,
             f"{parameters} UNet parameters",
-            _processor_name(),
+            processor_name(),
             f"torch {torch.__version__}",
             f"{torch.get_num_threads()} threads",
             f"{asked_unet.value}/{asked_decode.value}",
@@ -114,7 +120,8 @@ def precision_cache_file() -> Path:
     return Path(root) / "precision.json"
 
 
-def _processor_name() -> str:
+def processor_name() -> str:
+    """The CPU's model name ("Intel(R) Xeon(R) Processor"), for caches and benchmark tables."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

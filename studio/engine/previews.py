@@ -38,6 +38,11 @@ SDXL_BIAS = [0.1084, -0.0175, -0.0011]
 SDXL_SCALING_FACTOR = 0.13025
 
 
+def is_sdxl_latent_space(vae_scaling_factor: float) -> bool:
+    """SDXL's VAE is told apart from SD 1.x/2.x's (0.18215) by its latent scale."""
+    return abs(vae_scaling_factor - SDXL_SCALING_FACTOR) < 1e-4
+
+
 @lru_cache(maxsize=8)
 def _on_device(factors: tuple, bias: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     # Made once per model and device, not once per step: this runs on the per-step hot path.
@@ -62,7 +67,7 @@ class LinearPreview:
     def published_for(cls, latent_channels: int, vae_scaling_factor: float) -> LinearPreview | None:
         if latent_channels != 4:
             return None
-        if abs(vae_scaling_factor - SDXL_SCALING_FACTOR) < 1e-4:
+        if is_sdxl_latent_space(vae_scaling_factor):
             return cls(tuple(map(tuple, SDXL_FACTORS)), tuple(SDXL_BIAS))
         return cls(tuple(map(tuple, SD1_FACTORS)))
 

@@ -14,6 +14,7 @@ from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionMod
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from studio.training.diffusion import build_scheduler
+from studio.training.export import assemble_pipeline
 from studio.training.tokenizer import build_caption_tokenizer
 
 _WORDS = (
@@ -75,19 +76,6 @@ def _tiny_vae(scaling_factor: float = 0.18215) -> AutoencoderKL:
     )
 
 
-def _assemble(unet, vae, tokenizer, text_encoder) -> StableDiffusionPipeline:
-    return StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=build_scheduler(),  # the Stable Diffusion 1.x noise schedule
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-
-
 def tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     """About 0.5M parameters: 8x VAE, cross-attention UNet, 2-layer CLIP text encoder."""
     torch.manual_seed(seed)
@@ -95,7 +83,7 @@ def tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     vae = _tiny_vae()
     tokenizer = build_caption_tokenizer([_WORDS], max_length=16)
     text_encoder = _text_encoder(len(tokenizer), hidden=32, layers=2, heads=4, positions=16)
-    return _assemble(unet, vae, tokenizer, text_encoder)
+    return assemble_pipeline(vae, text_encoder, tokenizer, unet, build_scheduler())
 
 
 def sd15_pipeline(seed: int = 0) -> StableDiffusionPipeline:
@@ -112,7 +100,7 @@ def sd15_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     )
     tokenizer = build_caption_tokenizer([_WORDS], max_length=77)
     text_encoder = _text_encoder(49408, hidden=768, layers=12, heads=12, positions=77)
-    return _assemble(unet, vae, tokenizer, text_encoder)
+    return assemble_pipeline(vae, text_encoder, tokenizer, unet, build_scheduler())
 
 
 def tiny_sdxl_pipeline(seed: int = 0):

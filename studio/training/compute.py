@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from studio.engine.precision import cpu_has_bf16_hardware as cpu_has_bf16
+
 
 @dataclass(frozen=True)
 class ComputeSettings:
@@ -38,14 +40,6 @@ class ComputeSettings:
 FP32 = ComputeSettings("fp32")
 FP32_CHANNELS_LAST = ComputeSettings("fp32 channels_last", channels_last=True)
 BF16_CHANNELS_LAST = ComputeSettings("bf16 autocast channels_last", torch.bfloat16, channels_last=True)
-
-
-def cpu_has_bf16() -> bool:
-    """True when the processor does bf16 in hardware (AVX512-BF16 or AMX), as oneDNN sees it."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def candidate_settings(device: torch.device) -> list[ComputeSettings]:

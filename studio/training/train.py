@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import torch
 
+from studio.engine.precision import processor_name
 from studio.training.captions import caption_vocabulary
 from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint, work_folder_for
 from studio.training.compute import trial_for
@@ -330,10 +330,4 @@ def _report(
 def hardware_name(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
-    name = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        lines = cpuinfo.read_text().splitlines()
-        models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-        name = models[0] if models else name
-    return f"{name}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch threads"
+    return f"{processor_name()}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch threads"
