@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from studio.engine.request import LoraWeight, Precision  # numpy only: keeps --help instant
+from studio.engine.request import LoraWeight, Precision, Resolution  # numpy only: keeps --help instant
+from studio.engine.resolution import DEFAULT_REFINE_STRENGTH
 
 EXIT_USER_ERROR = 2
 
@@ -35,33 +36,51 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=_OneLineParser)
     commands.add_parser("gui", help="open the painting app (the default)")
 
-    generate = commands.add_parser("generate", help="make images from a prompt, a sketch or a mask")
-    generate.add_argument("--prompt", required=True)
-    generate.add_argument("--negative", default="", help="negative prompt")
+    generate = commands.add_parser(
+        "generate",
+        help="make images from a prompt, a sketch or a mask",
+        description="Options left out take the model's defaults, or with --from the file's values.",
+    )
+    generate.add_argument("--from", dest="from_png", type=Path, metavar="FILE.png",
+                          help="repeat the run a PNG of ours records; options given change it")
+    generate.add_argument("--prompt", help="required unless --from")
+    generate.add_argument("--negative", help="negative prompt")
     generate.add_argument("--seed", type=int, help="default: a random seed, printed")
     generate.add_argument("--steps", type=int, help="default: the model's")
     generate.add_argument("--cfg", type=float, help="guidance scale; default: the model's")
-    generate.add_argument("--size", type=_size, help="WxH; default: the model's (or the init image's)")
+    generate.add_argument(
+        "--size", type=_size, help="WxH output size; default: the init image's (or the model's)"
+    )
+    generate.add_argument(
+        "--resolution",
+        choices=[policy.value for policy in Resolution],
+        help="native (default): the model runs at its own pixel count, scaled to --size; exact: at --size",
+    )
+    generate.add_argument(
+        "--refine", type=float, metavar="STRENGTH",
+        help="a second image-to-image pass at the output size after upscaling (0 = off); "
+        f"default: {DEFAULT_REFINE_STRENGTH} for SD-class models up to 2x native, else off",
+    )
     generate.add_argument(
         "--scheduler", help="ddim, ddpm, euler, 'euler a', 'dpm++ 2m', 'dpm++ 2m karras', lcm"
     )
     generate.add_argument("--init", type=Path, help="sketch or image to start from (image-to-image)")
-    generate.add_argument("--strength", type=float, default=0.75, help="how far to depart from --init (0-1]")
+    generate.add_argument("--strength", type=float, help="how far to depart from --init (0-1]; default 0.75")
     generate.add_argument("--mask", type=Path, help="white = repaint (inpainting; needs --init)")
-    generate.add_argument("--feather", type=int, default=4, help="mask blur radius in pixels")
-    generate.add_argument("--only-masked", action="store_true", help="inpaint a crop around the mask")
-    generate.add_argument("--model", default="", help="model folder, .safetensors file or hub id")
+    generate.add_argument("--feather", type=int, help="mask blur radius in pixels; default 4")
+    generate.add_argument("--only-masked", action=argparse.BooleanOptionalAction,
+                          help="inpaint a crop around the mask at the model's size")
+    generate.add_argument("--model", help="model folder, .safetensors file or hub id; default: embedded")
     generate.add_argument("--config", help="local SD folder giving a single-file checkpoint its config")
     generate.add_argument("--allow-pickle", action="store_true", help="allow pickled .ckpt/.bin weights")
     generate.add_argument(
         "--lora",
         action="append",
         type=LoraWeight.parse,
-        default=[],
         metavar="FILE[:WEIGHT]",
         help="a LoRA .safetensors file and its weight (default 1); repeatable",
     )
-    generate.add_argument("--batch", type=int, default=1, help="number of images; image i uses seed + i")
+    generate.add_argument("--batch", type=int, help="number of images; image i uses seed + i")
     generate.add_argument("--out", type=Path, default=None, help="output PNG (batch: FILE-0.png, ...)")
     generate.add_argument("--previews", type=Path, help="folder for one preview PNG per step")
     generate.add_argument("--preview-kind", choices=["x_t", "x0"], default="x_t")
@@ -72,21 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: the model's tiny preview decoder if it ships one, else linear; vae: exact, slow",
     )
     generate.add_argument(
-        "--tiny-decoder", default="", metavar="FOLDER",
+        "--tiny-decoder", metavar="FOLDER",
         help="AutoencoderTiny folder (TAESD) for previews, for models that ship none",
     )
     generate.add_argument("--device", help="cuda, mps or cpu; default: the best available")
     generate.add_argument(
         "--precision",
         choices=[precision.value for precision in Precision],
-        default=Precision.AUTO.value,
-        help="of the UNet. auto: fp16 on a GPU; on a CPU bf16 where one timed step shows it faster",
+        help="of the UNet. auto (default): fp16 on a GPU; on a CPU bf16 where one timed step shows it faster",
     )
     generate.add_argument(
         "--decode-precision",
         choices=[precision.value for precision in Precision],
-        default=Precision.AUTO.value,
-        help="of the VAE decode. auto: bf16 only where a trial decode is faster and within 40 dB of fp32",
+        help="of the VAE decode. auto (default): bf16 only where a trial decode is faster and within 40 dB",
     )
     generate.add_argument("--low-memory", action="store_true", help="attention slicing and VAE tiling")
 

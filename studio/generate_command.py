@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from studio.engine.metadata import read_request
 from studio.engine.request import (
     MAX_SEED,
     GenerationRequest,
@@ -18,6 +19,7 @@ from studio.engine.request import (
     PreviewKind,
     PreviewMethod,
     RequestError,
+    Resolution,
     StepEvent,
 )
 
@@ -32,42 +34,60 @@ def _read_image(path: Path, what: str, mode: str) -> np.ndarray:
         raise RequestError(f"{what} {path} is not an image Pillow can read ({error})") from None
 
 
-def build_request(args: argparse.Namespace, defaults) -> GenerationRequest:
+def _mode_for(init_image: np.ndarray | None, mask: np.ndarray | None) -> Mode:
+    if mask is not None:
+        return Mode.INPAINT
+    return Mode.IMAGE_TO_IMAGE if init_image is not None else Mode.TEXT_TO_IMAGE
+
+
+def build_request(
+    args: argparse.Namespace, defaults, base: GenerationRequest | None = None
+) -> GenerationRequest:
+    """The request the options ask for: each option given wins, then `base` (the --from file's run),
+    then the model's default (`defaults`: its ModelInfo) or the request's own."""
+    if base is None and args.prompt is None:
+        raise RequestError("--prompt is required (or --from FILE.png to repeat a run)")
+
+    def given(value, field: str, default):
+        if value is not None:
+            return value
+        return getattr(base, field) if base is not None else default
+
     init_image = _read_image(args.init, "init image", "RGB") if args.init else None
     mask = _read_image(args.mask, "mask", "L") if args.mask else None
-    if mask is not None and init_image is None:
+    if mask is not None and init_image is None and (base is None or base.init_image is None):
         raise RequestError("--mask needs --init: the image to repaint")
-    mode = (
-        Mode.INPAINT
-        if mask is not None
-        else Mode.IMAGE_TO_IMAGE
-        if init_image is not None
-        else Mode.TEXT_TO_IMAGE
-    )
+    init_image = given(init_image, "init_image", None)
+    mask = given(mask, "mask", None)
+    seed = given(args.seed, "seed", None)
     width, height = args.size if args.size else (None, None)
     return GenerationRequest(
-        prompt=args.prompt,
-        negative_prompt=args.negative,
-        mode=mode,
-        seed=args.seed if args.seed is not None else random.randint(0, MAX_SEED),
-        steps=args.steps if args.steps is not None else defaults.steps,
-        guidance_scale=args.cfg if args.cfg is not None else defaults.guidance_scale,
-        width=width,
-        height=height,
-        strength=args.strength,
-        scheduler=args.scheduler or defaults.scheduler,
+        prompt=given(args.prompt, "prompt", ""),
+        negative_prompt=given(args.negative, "negative_prompt", ""),
+        mode=_mode_for(init_image, mask),
+        seed=seed if seed is not None else random.randint(0, MAX_SEED),
+        steps=given(args.steps, "steps", defaults.steps),
+        guidance_scale=given(args.cfg, "guidance_scale", defaults.guidance_scale),
+        width=given(width, "width", None),
+        height=given(height, "height", None),
+        resolution=given(args.resolution, "resolution", Resolution.NATIVE),
+        refine_strength=given(args.refine, "refine_strength", None),
+        strength=given(args.strength, "strength", 0.75),
+        scheduler=given(args.scheduler, "scheduler", defaults.scheduler),
         init_image=init_image,
         mask=mask,
-        mask_feather_px=args.feather,
-        inpaint_only_masked=args.only_masked,
-        batch_count=args.batch,
+        mask_feather_px=given(args.feather, "mask_feather_px", 4),
+        inpaint_only_masked=given(args.only_masked, "inpaint_only_masked", False),
+        inpaint_padding_px=base.inpaint_padding_px if base is not None else 32,
+        batch_count=given(args.batch, "batch_count", 1),
         preview_kind=PreviewKind(args.preview_kind) if args.previews else PreviewKind.OFF,
         preview_method=PreviewMethod(args.preview_method),
-        model=args.model,
-        precision=Precision(args.precision),
-        decode_precision=Precision(args.decode_precision),
-        loras=tuple(args.lora),
-        tiny_decoder=args.tiny_decoder,
+        model=given(args.model, "model", ""),
+        precision=given(args.precision, "precision", Precision.AUTO),
+        decode_precision=given(args.decode_precision, "decode_precision", Precision.AUTO),
+        loras=tuple(given(args.lora, "loras", ())),
+        tiny_decoder=given(args.tiny_decoder, "tiny_decoder", ""),
+        extra=base.extra if base is not None else {},
     )
 
 
@@ -92,10 +112,15 @@ def run_generate(args: argparse.Namespace) -> int:
         single_file_config=args.config,
         allow_pickled_weights=args.allow_pickle,
     )
+    base = read_request(args.from_png) if args.from_png else None
+    # The model and precisions to load: the options', else the file's, else the defaults.
+    model = args.model if args.model is not None else base.model if base else ""
+    precision = args.precision or (base.precision.value if base else "auto")
+    decode_precision = args.decode_precision or (base.decode_precision.value if base else "auto")
     print("loading model ...", file=sys.stderr)
-    defaults = engine.load_model(args.model, args.precision, args.decode_precision)
+    defaults = engine.load_model(model, precision, decode_precision)
     print(f"precision: {defaults.precision_reason}", file=sys.stderr)
-    request = build_request(args, defaults)
+    request = build_request(args, defaults, base)
     if args.previews:
         args.previews.mkdir(parents=True, exist_ok=True)
     progress = tqdm(unit="step", file=sys.stderr, dynamic_ncols=True)

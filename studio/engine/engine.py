@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from studio.engine.request import (
     PreviewMethod,
     StepEvent,
 )
+from studio.engine.resolution import SizePlan, plan_sizes
 from studio.engine.schedulers import make_scheduler
 
 StepCallback = Callable[[StepEvent], None]
@@ -56,13 +58,15 @@ def pick_device(preferred: str | None = None) -> torch.device:
 
 @dataclass(frozen=True)
 class _Job:
-    """One image of a request, as the pipeline sees it (sizes already on the VAE's grid)."""
+    """One pass of the pipeline over one image, as the pipeline sees it."""
 
     mode: Mode
     width: int
     height: int
     init_image: np.ndarray | None
     repaint_mask: np.ndarray | None
+    strength: float
+    refining: bool = False  # the second pass at the output size
 
 
 class Engine:
@@ -162,14 +166,13 @@ class Engine:
         self._loras.use(model.pipelines[Mode.TEXT_TO_IMAGE], request.loras)
         if request.tiny_decoder != model.tiny_decoder_named:
             self._use_tiny_decoder(model, request.tiny_decoder)
-        width, height = self._output_size(request, model.info)
+        info = model.info
+        plan = plan_sizes(request, info.width, info.height, info.refine_by_default)
         results = []
         for image_index in range(request.batch_count):
             if should_stop():
                 raise Cancelled()
-            results.append(
-                self._generate_one(model, request, image_index, width, height, on_step, should_stop)
-            )
+            results.append(self._generate_one(model, request, plan, image_index, on_step, should_stop))
         seeds = tuple(request.seed_of(i) for i in range(request.batch_count))
         return GenerationResult(
             request,
@@ -179,6 +182,8 @@ class Engine:
             time.perf_counter() - started,
             precision=self._precision.unet.value,
             decode_precision=self._precision.decode.value,
+            working_size=(plan.working_width, plan.working_height) if plan.scaled else None,
+            refine_strength=plan.refine_strength,
         )
 
     # -- one image -----------------------------------------------------------------------------
@@ -187,49 +192,75 @@ class Engine:
         self,
         model: LoadedModel,
         request: GenerationRequest,
+        plan: SizePlan,
         image_index: int,
-        width: int,
-        height: int,
         on_step: StepCallback | None,
         should_stop: StopCheck,
     ) -> np.ndarray:
-        # 1. Decide what the pipeline sees: the whole picture, or only the crop around the mask.
-        feathered = None
-        crop = None
+        run = functools.partial(self._run_job, model, request, image_index, on_step, should_stop)
+        width, height = plan.output_width, plan.output_height
+        working_width, working_height = plan.working_width, plan.working_height
         init_image = request.init_image
-        if request.mode is Mode.INPAINT:
-            feathered = images.feather_mask(request.mask, request.mask_feather_px)
-            repaint = images.repaint_region(feathered)
-            if request.inpaint_only_masked:
-                crop = images.crop_around_mask(
-                    repaint, request.inpaint_padding_px, model.info.width / model.info.height
-                )
-                job = _Job(
-                    Mode.INPAINT,
-                    model.info.width,
-                    model.info.height,
-                    images.resize(crop.cut(init_image), model.info.width, model.info.height),
-                    images.resize(crop.cut(repaint), model.info.width, model.info.height),
-                )
-            else:
-                job = _Job(Mode.INPAINT, width, height, init_image, repaint)
-        else:
-            job = _Job(request.mode, width, height, init_image, None)
+        if request.mode is not Mode.INPAINT:
+            # 1. Run at the working size (the init image scaled to it), then scale to the output size.
+            if init_image is not None:
+                init_image = images.resize(init_image, working_width, working_height)
+            job = _Job(request.mode, working_width, working_height, init_image, None, request.strength)
+            result = images.resize(run(job), width, height)
+            # 2. Optionally redraw the upscaled picture at the output size, with a low strength.
+            if plan.refine_strength:
+                job = _Job(Mode.IMAGE_TO_IMAGE, width, height, result, None, plan.refine_strength, True)
+                result = run(job)
+            return result
 
-        # 2. Run the pipeline to latents (the final decode is ours, so a cancel can skip it).
+        feathered = images.feather_mask(request.mask, request.mask_feather_px)
+        repaint = images.repaint_region(feathered)
+        if request.inpaint_only_masked:
+            # Only the crop around the mask runs, at the native size, and is pasted back in place.
+            info = model.info
+            crop = images.crop_around_mask(repaint, request.inpaint_padding_px, info.width / info.height)
+            job = _Job(
+                Mode.INPAINT,
+                info.width,
+                info.height,
+                images.resize(crop.cut(init_image), info.width, info.height),
+                images.resize_mask(crop.cut(repaint), info.width, info.height),
+                request.strength,
+            )
+            patch = images.resize(run(job), crop.width, crop.height)
+            result = np.array(init_image, copy=True)
+            result[crop.top : crop.bottom, crop.left : crop.right] = patch
+        else:
+            job = _Job(
+                Mode.INPAINT,
+                working_width,
+                working_height,
+                images.resize(init_image, working_width, working_height),
+                images.resize_mask(repaint, working_width, working_height),
+                request.strength,
+            )
+            result = images.resize(run(job), width, height)
+            if plan.refine_strength:  # the redraw starts from the canvas with the upscaled patch in it
+                start = images.paste_back(init_image, result, feathered)
+                job = _Job(Mode.INPAINT, width, height, start, repaint, plan.refine_strength, True)
+                result = run(job)
+        # Whatever ran, pixels outside the feathered mask come back exactly as they were.
+        return images.paste_back(init_image, result, feathered)
+
+    def _run_job(
+        self,
+        model: LoadedModel,
+        request: GenerationRequest,
+        image_index: int,
+        on_step: StepCallback | None,
+        should_stop: StopCheck,
+        job: _Job,
+    ) -> np.ndarray:
+        """Denoise one job to latents and decode them (our decode, so a cancel can skip it)."""
         latents = self._denoise(model, request, job, image_index, on_step, should_stop)
         if should_stop():
             raise Cancelled()
-
-        # 3. Decode, crop the VAE-grid padding away, and put the untouched pixels back.
-        decoded = self._decode(model, latents)[: job.height, : job.width]
-        if crop is not None:
-            patch = images.resize(decoded, crop.width, crop.height)
-            decoded = np.array(init_image, copy=True)
-            decoded[crop.top : crop.bottom, crop.left : crop.right] = patch
-        if feathered is not None:
-            decoded = images.paste_back(init_image, decoded, feathered)
-        return decoded
+        return self._decode(model, latents)[: job.height, : job.width]  # the VAE-grid padding goes
 
     def _denoise(
         self,
@@ -248,7 +279,7 @@ class Engine:
         arguments: dict = {
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt or None,
-            "num_inference_steps": request.steps,
+            "num_inference_steps": _steps_for(request.steps, job),
             "guidance_scale": request.guidance_scale,
             # Noise comes from a CPU generator: the same request gives the same pixels on this machine,
             # whatever the device.
@@ -259,7 +290,7 @@ class Engine:
             arguments.update(height=padded_height, width=padded_width)
         else:  # the pipeline takes the size from the (padded) image
             arguments["image"] = Image.fromarray(images.pad_to_multiple(job.init_image, grid))
-            arguments["strength"] = request.strength
+            arguments["strength"] = job.strength
         if job.mode is Mode.INPAINT:
             arguments["mask_image"] = Image.fromarray(images.pad_to_multiple(job.repaint_mask, grid, False))
             arguments.update(height=padded_height, width=padded_width)
@@ -281,6 +312,7 @@ class Engine:
                         noise_level=_noise_level_after(pipe.scheduler, timestep),
                         preview=self._preview(model, request, callback_kwargs["latents"], recorder),
                         elapsed_s=time.perf_counter() - step_started,
+                        refining=job.refining,
                     )
                 )
             return callback_kwargs
@@ -348,20 +380,18 @@ class Engine:
             raise EngineError("The model produced NaN pixels; try another scheduler, fewer steps or fp32.")
         return to_uint8_image(decoded[0])
 
-    @staticmethod
-    def _output_size(request: GenerationRequest, info: ModelInfo) -> tuple[int, int]:
-        if request.init_image is not None:
-            default_height, default_width = request.init_image.shape[:2]
-        else:
-            default_width, default_height = info.width, info.height
-        width = request.width or default_width
-        height = request.height or default_height
-        if request.init_image is not None and (width, height) != (default_width, default_height):
-            raise EngineError(
-                f"The size {width}x{height} differs from the init image's {default_width}x{default_height}; "
-                "resize the canvas or leave the size empty."
-            )
-        return int(width), int(height)
+
+def _steps_for(steps: int, job: _Job) -> int:
+    """The schedule length that gives at least one denoising step at the job's strength.
+
+    diffusers runs int(steps * strength) of the steps from an init image, which is 0 for a low
+    strength and few steps (a refine pass at 0.35 of a 2-step run): it would return no latents.
+    """
+    if job.mode is Mode.TEXT_TO_IMAGE:
+        return steps
+    while int(steps * job.strength) < 1:
+        steps += 1
+    return steps
 
 
 class _PredictionRecorder:

@@ -107,3 +107,15 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     if image.shape[1] == width and image.shape[0] == height:
         return image
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+
+
+def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale a repaint region (0 or 255) so that every pixel it touches stays in it.
+
+    A pixel of the result is repainted when any part of it was: the region never shrinks, so the
+    pipeline repaints all that the feathered paste-back later takes from.
+    """
+    if mask.shape[1] == width and mask.shape[0] == height:
+        return mask
+    scaled = np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.BOX))
+    return np.where(scaled > 0, 255, 0).astype(np.uint8)

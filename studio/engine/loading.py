@@ -95,6 +95,9 @@ def load_model(
         guidance_scale=float(settings.get("guidance_scale", 1.0 if few_step else 7.5)),
         scheduler=normalise_scheduler_name(settings.get("scheduler", "lcm" if few_step else "dpm++ 2m")),
         few_step=few_step,
+        # Our own small models (they carry latent_studio.json) are judged without a second pass;
+        # Stable Diffusion-class models redraw an upscaled result well (the web UI's "hires fix").
+        refine_by_default=not settings,
     )
     return LoadedModel(pipelines, info, preview, dict(text_to_image.scheduler.config), tiny_preview)
 

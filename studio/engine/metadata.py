@@ -1,31 +1,47 @@
 """Generation parameters stored in the PNG, so an image remembers how it was made.
 
-Two text chunks: "parameters" in the de-facto format of AUTOMATIC1111's web UI (read by most
-image tools and model sites), and "latent-studio" with the whole request as JSON.
+Text chunks: "parameters" in the de-facto format of AUTOMATIC1111's web UI (read by most image
+tools and model sites), "latent-studio" with the whole request as JSON, and for image-to-image and
+inpainting the init image and the mask as PNGs of their own (base64 in compressed text chunks), so
+that `main.py generate --from FILE.png` repeats the run from the file alone.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from studio.engine.request import GenerationRequest, GenerationResult, Mode
+from studio.engine.request import GenerationRequest, GenerationResult, LoraWeight, Mode, RequestError
 from studio.engine.schedulers import DISPLAY_NAMES, normalise_scheduler_name
 
 PARAMETERS_KEY = "parameters"
 REQUEST_KEY = "latent-studio"
+INIT_IMAGE_KEY = "latent-studio-init"
+MASK_KEY = "latent-studio-mask"
+# Pillow refuses a text chunk that inflates past 1 MiB (its decompression-bomb guard), so pictures
+# are split into parts below that: "latent-studio-init.0", "latent-studio-init.1", ...
+PICTURE_PART_CHARS = 1_000_000
 
 
 def parameters_text(
-    request: GenerationRequest, seed: int, width: int, height: int, model_name: str, precision: str = "fp32"
+    request: GenerationRequest,
+    seed: int,
+    width: int,
+    height: int,
+    model_name: str,
+    precision: str = "fp32",
+    result: GenerationResult | None = None,
 ) -> str:
     """AUTOMATIC1111's layout: prompt, 'Negative prompt: ...', then one 'Key: value, ...' line.
 
-    `precision` reads "UNet/decode", e.g. "bf16/fp32"."""
+    `precision` reads "UNet/decode", e.g. "bf16/fp32". Size is the picture's own; where the model ran
+    at another size, "Generated at" says which (and "Refine strength" the full-size second pass)."""
     settings = [
         ("Steps", request.steps),
         ("Sampler", DISPLAY_NAMES[normalise_scheduler_name(request.scheduler)]),
@@ -34,7 +50,12 @@ def parameters_text(
         ("Size", f"{width}x{height}"),
         ("Model", model_name),
         ("Precision", precision),
+        ("Resolution", request.resolution.value),
     ]
+    if result is not None and result.working_size is not None:
+        settings.append(("Generated at", "{}x{}".format(*result.working_size)))
+    if result is not None and result.refine_strength:
+        settings.append(("Refine strength", result.refine_strength))
     if request.mode is not Mode.TEXT_TO_IMAGE:
         settings.append(("Denoising strength", request.strength))
     if request.mode is Mode.INPAINT:
@@ -57,23 +78,84 @@ def save_png(
     precision = f"{result.precision}/{result.decode_precision}"
     chunks = PngImagePlugin.PngInfo()
     chunks.add_text(
-        PARAMETERS_KEY, parameters_text(request, seed, width, height, result.model_name, precision)
+        PARAMETERS_KEY, parameters_text(request, seed, width, height, result.model_name, precision, result)
     )
     described = request.describe() | {
         "seed": seed,
         "image_seed": seed,
+        "batch_count": 1,  # this file holds one image: repeating it makes that one
         "model_name": result.model_name,
         "precision": result.precision,
         "decode_precision": result.decode_precision,
         "precision_asked": f"{request.precision.value}/{request.decode_precision.value}",
+        "working_size": list(result.working_size) if result.working_size else None,
+        "refine_strength_used": result.refine_strength,
     }
     chunks.add_text(REQUEST_KEY, json.dumps(described))
+    for key, picture in ((INIT_IMAGE_KEY, request.init_image), (MASK_KEY, request.mask)):
+        if picture is not None:
+            _add_picture(chunks, key, picture)
     Image.fromarray(image).save(path, pnginfo=chunks)
+
+
+def _add_picture(chunks: PngImagePlugin.PngInfo, key: str, picture: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    for index, start in enumerate(range(0, len(encoded), PICTURE_PART_CHARS)):
+        chunks.add_text(f"{key}.{index}", encoded[start : start + PICTURE_PART_CHARS], zip=True)
+
+
+def _read_picture(text: dict[str, str], key: str, mode: str) -> np.ndarray | None:
+    parts = []
+    while f"{key}.{len(parts)}" in text:
+        parts.append(text[f"{key}.{len(parts)}"])
+    if not parts:
+        return None
+    with Image.open(io.BytesIO(base64.b64decode("".join(parts), validate=True))) as picture:
+        return np.asarray(picture.convert(mode))
+
+
+def _png_text(path: Path) -> dict[str, str]:
+    with Image.open(path) as image:
+        return dict(getattr(image, "text", {}))
 
 
 def read_png_metadata(path: Path) -> dict[str, Any]:
     """{'parameters': str | None, 'request': dict | None} from a PNG written by save_png (or A1111)."""
-    with Image.open(path) as image:
-        text = dict(getattr(image, "text", {}))
+    text = _png_text(path)
     request = json.loads(text[REQUEST_KEY]) if REQUEST_KEY in text else None
     return {"parameters": text.get(PARAMETERS_KEY), "request": request}
+
+
+# The request fields a file repeats as written; the rest are rebuilt (images, LoRAs) or are how the
+# run is watched (previews), which does not change its pixels.
+_REPEATED_FIELDS = (
+    "prompt", "negative_prompt", "mode", "seed", "steps", "guidance_scale", "width", "height",
+    "resolution", "refine_strength", "strength", "scheduler", "mask_feather_px", "inpaint_only_masked",
+    "inpaint_padding_px", "batch_count", "model", "precision", "decode_precision", "tiny_decoder", "extra",
+)
+
+
+def read_request(path: Path) -> GenerationRequest:
+    """The run a PNG of ours records, ready to run again: same model, seed, precisions, init image
+    and mask, so the same pixels come out. Metadata is untrusted: anything that does not make a
+    valid request is refused with a RequestError that says so."""
+    try:
+        text = _png_text(path)
+    except FileNotFoundError:
+        raise RequestError(f"{path} not found") from None
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise RequestError(f"{path} is not a PNG Pillow can read ({error})") from None
+    if REQUEST_KEY not in text:
+        raise RequestError(f"{path} holds no Latent Studio run to repeat (no '{REQUEST_KEY}' metadata)")
+    try:
+        described = json.loads(text[REQUEST_KEY])
+        fields = {name: described[name] for name in _REPEATED_FIELDS if name in described}
+        fields["loras"] = tuple(LoraWeight(str(lora["path"]), float(lora["weight"]))
+                                for lora in described.get("loras", []))
+        fields["init_image"] = _read_picture(text, INIT_IMAGE_KEY, "RGB")
+        fields["mask"] = _read_picture(text, MASK_KEY, "L")
+        return GenerationRequest(**fields)
+    except (TypeError, ValueError, KeyError, AttributeError, OSError) as error:
+        raise RequestError(f"{path}: its recorded run cannot be repeated ({error})") from None

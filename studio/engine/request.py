@@ -42,6 +42,11 @@ class Precision(StrEnum):
     FP16 = "fp16"
 
 
+class Resolution(StrEnum):
+    NATIVE = "native"  # run at the model's own pixel count with the canvas's aspect; scale to the size
+    EXACT = "exact"  # run at the requested size itself
+
+
 class RequestError(ValueError):
     """A request the engine cannot run; the message is meant for the user."""
 
@@ -92,7 +97,8 @@ class GenerationRequest:
     """Everything one generation needs. Built on the GUI thread (or the CLI), read by the engine.
 
     Images are uint8 numpy arrays: `init_image` H x W x 3 RGB, `mask` H x W where 255 means
-    "repaint here". Width and height of None mean the model's working size (or the init image's).
+    "repaint here". Width and height are the output size; None means the init image's (or the
+    model's native size). How the model gets there is `resolution` (see engine.resolution).
     """
 
     prompt: str = ""
@@ -103,6 +109,8 @@ class GenerationRequest:
     guidance_scale: float = 7.5
     width: int | None = None
     height: int | None = None
+    resolution: Resolution = Resolution.NATIVE
+    refine_strength: float | None = None  # the full-size second pass; None: on for SD-class models up to 2x
     strength: float = 0.75
     scheduler: str = "dpm++ 2m"
     init_image: np.ndarray | None = None
@@ -123,6 +131,7 @@ class GenerationRequest:
     def __post_init__(self) -> None:
         set_field = object.__setattr__  # frozen: normalise once, here, then never again
         set_field(self, "mode", Mode(self.mode))
+        set_field(self, "resolution", Resolution(self.resolution))
         set_field(self, "preview_kind", PreviewKind(self.preview_kind))
         set_field(self, "preview_method", PreviewMethod(self.preview_method))
         set_field(self, "precision", Precision(self.precision))
@@ -146,6 +155,8 @@ class GenerationRequest:
             raise RequestError(f"guidance scale must be between 0 and 50, got {self.guidance_scale}")
         if not 0.0 < float(self.strength) <= 1.0:
             raise RequestError(f"strength must be above 0 and at most 1, got {self.strength}")
+        if self.refine_strength is not None and not 0.0 <= float(self.refine_strength) <= 1.0:
+            raise RequestError(f"refine strength must be between 0 (off) and 1, got {self.refine_strength}")
         if not 1 <= int(self.batch_count) <= 64:
             raise RequestError(f"batch count must be between 1 and 64, got {self.batch_count}")
         if self.mask_feather_px < 0 or self.inpaint_padding_px < 0:
@@ -201,6 +212,7 @@ class StepEvent:
     noise_level: float  # sigma of the latent after this step, in units of the clean signal
     preview: np.ndarray | None  # H x W x 3 uint8 RGB (latent size or full size), None when off
     elapsed_s: float
+    refining: bool = False  # a step of the second pass at the output size (see engine.resolution)
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,6 +226,8 @@ class GenerationResult:
     elapsed_s: float
     precision: str = Precision.FP32.value  # what the run used (never "auto"), for the metadata
     decode_precision: str = Precision.FP32.value
+    working_size: tuple[int, int] | None = None  # (width, height) the model ran at; None: the output size
+    refine_strength: float = 0.0  # of the full-size second pass that ran; 0: none
 
 
 class Cancelled(Exception):
@@ -231,7 +245,7 @@ class ModelInfo:
     name: str
     source: str
     device: str
-    width: int
+    width: int  # the native size: what the model was trained at
     height: int
     steps: int
     guidance_scale: float
@@ -240,3 +254,5 @@ class ModelInfo:
     decode_precision: str = Precision.FP32.value
     precision_reason: str = ""  # why, in words: shown in the status bar
     few_step: bool = False  # an LCM / Turbo checkpoint: its defaults are the LCM sampler, 4 steps
+    # SD-class models redraw an upscaled result well at up to 2x; our small models are judged without.
+    refine_by_default: bool = False

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.engine.metadata import parameters_text, read_png_metadata, save_png
-from studio.engine.request import GenerationRequest, GenerationResult, Mode
+from studio.cli import build_parser
+from studio.engine.metadata import parameters_text, read_png_metadata, read_request, save_png
+from studio.engine.request import GenerationRequest, GenerationResult, Mode, ModelInfo, RequestError
+from studio.generate_command import build_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +36,8 @@ def test_png_carries_a1111_parameters_and_the_full_request(tmp_path):
     metadata = read_png_metadata(path)
     assert metadata["parameters"] == (
         "a starry night\nNegative prompt: clouds\nSteps: 12, Sampler: DPM++ 2M Karras, CFG scale: 5.5, "
-        "Seed: 8, Size: 24x16, Model: landscapes, Precision: bf16/fp32, Denoising strength: 0.6"
+        "Seed: 8, Size: 24x16, Model: landscapes, Precision: bf16/fp32, Resolution: native, "
+        "Denoising strength: 0.6"
     )
     # What the run used, not "auto": asking for it again gives the same pixels.
     assert metadata["request"]["precision"] == "bf16"
@@ -43,6 +46,62 @@ def test_png_carries_a1111_parameters_and_the_full_request(tmp_path):
     assert metadata["request"]["prompt"] == "a starry night"
     assert metadata["request"]["seed"] == 8
     assert metadata["request"]["init_image"] == {"width": 24, "height": 16}
+
+
+def test_a_png_carries_its_init_image_and_mask_and_reads_back_as_the_same_request(tmp_path):
+    rng = np.random.default_rng(0)
+    canvas = rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)  # noise: a PNG of several MiB
+    mask = np.zeros((900, 1200), np.uint8)
+    mask[100:400, 300:700] = 255
+    request = GenerationRequest(
+        prompt="snowy mountains", mode=Mode.INPAINT, init_image=canvas, mask=mask, seed=3, steps=9,
+        strength=0.8, resolution="native", refine_strength=0.3, batch_count=4, model="/models/sd",
+    )
+    result = GenerationResult(
+        request, (), (5,), "sd", 1.0, precision="bf16", working_size=(592, 440), refine_strength=0.3
+    )
+    path = tmp_path / "out.png"
+    save_png(path, canvas, request, 5, result)
+    assert "Resolution: native, Generated at: 592x440, Refine strength: 0.3" in read_png_metadata(path)[
+        "parameters"
+    ]
+    repeated = read_request(path)
+    assert np.array_equal(repeated.init_image, canvas) and np.array_equal(repeated.mask, mask)
+    assert (repeated.seed, repeated.batch_count, repeated.steps) == (5, 1, 9)  # this image's own seed
+    assert (repeated.precision.value, repeated.decode_precision.value) == ("bf16", "fp32")
+    assert (repeated.resolution.value, repeated.refine_strength) == ("native", 0.3)
+    assert repeated.model == "/models/sd"
+
+
+def test_from_refuses_files_that_record_no_run_it_can_repeat(tmp_path):
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8)).save(plain)
+    with pytest.raises(RequestError, match="holds no Latent Studio run"):
+        read_request(plain)
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(RequestError, match="not a PNG"):
+        read_request(text)
+    from PIL import PngImagePlugin
+
+    tampered = tmp_path / "tampered.png"
+    chunks = PngImagePlugin.PngInfo()
+    chunks.add_text("latent-studio", '{"prompt": "x", "steps": 0}')
+    Image.new("RGB", (8, 8)).save(tampered, pnginfo=chunks)
+    with pytest.raises(RequestError, match="cannot be repeated.*steps must be between 1 and 1000"):
+        read_request(tampered)
+
+
+def test_options_given_with_from_change_the_recorded_run(tmp_path):
+    recorded = GenerationRequest(prompt="a lake", seed=11, steps=7, guidance_scale=3.0, refine_strength=0.2)
+    defaults = ModelInfo("m", "", "cpu", 64, 64, 25, 7.5, "euler")
+    options = ["generate", "--from", "x.png", "--seed", "12", "--resolution", "exact"]
+    arguments = build_parser().parse_args(options)
+    request = build_request(arguments, defaults, recorded)
+    assert (request.prompt, request.steps, request.guidance_scale, request.seed) == ("a lake", 7, 3.0, 12)
+    assert (request.resolution.value, request.refine_strength) == ("exact", 0.2)
+    with pytest.raises(RequestError, match="--prompt is required"):
+        build_request(build_parser().parse_args(["generate"]), defaults)
 
 
 def test_text_to_image_parameters_leave_out_strength():
@@ -83,11 +142,14 @@ def test_generate_writes_pngs_with_parameters_and_previews(tiny_model_dir, tmp_p
         assert f"Seed: {seed}, Size: 40x24" in metadata["parameters"]
     previews = sorted((tmp_path / "steps").glob("*.png"))
     assert len(previews) == 6
-    assert Image.open(previews[0]).size == (40 // 8, 24 // 8)  # linear previews: one pixel per latent
+    # The 64x64 model runs at its own pixel count in 40x24's shape, 80x48; linear previews show one
+    # pixel per latent.
+    assert Image.open(previews[0]).size == (80 // 8, 48 // 8)
 
 
 def test_generate_previews_by_full_vae_decode_are_full_size(tiny_model_dir, tmp_path):
-    args = ("--model", str(tiny_model_dir), "--steps", "2", "--size", "32x32", "--out", "img.png")
+    args = ("--model", str(tiny_model_dir), "--steps", "2", "--size", "32x32", "--resolution", "exact")
+    args += ("--out", "img.png")
     previews = ("--previews", "steps", "--preview-method", "vae")
     done = _cli("generate", "--prompt", "a lake", *args, *previews, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -100,6 +162,24 @@ def test_train_needs_a_folder_to_write_or_one_to_continue(tmp_path):
     assert "give either --out FOLDER (train from scratch) or --continue [FOLDER]" in done.stderr
     done = _cli("train", "--continue", str(tmp_path), "--minutes", "1", cwd=tmp_path)
     assert done.returncode == 1 and "is not a model folder" in done.stderr
+
+
+def test_generate_from_a_png_repeats_its_inpainting_run_exactly(tiny_model_dir, tmp_path):
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (80, 100, 3), dtype=np.uint8)).save(tmp_path / "canvas.png")
+    mask = np.zeros((80, 100), np.uint8)
+    mask[20:60, 30:70] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    first = ("--prompt", "a lake", "--model", str(tiny_model_dir), "--steps", "3", "--seed", "4")
+    first += ("--init", "canvas.png", "--mask", "mask.png", "--no-only-masked", "--out", "first.png")
+    assert _cli("generate", *first, cwd=tmp_path).returncode == 0
+    (tmp_path / "canvas.png").unlink()  # the file alone must be enough
+    (tmp_path / "mask.png").unlink()
+    done = _cli("generate", "--from", "first.png", "--out", "again.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Image.open(tmp_path / "first.png") as first_image, Image.open(tmp_path / "again.png") as again:
+        assert np.array_equal(np.asarray(first_image), np.asarray(again))
+    assert "Generated at: 72x56" in read_png_metadata(tmp_path / "again.png")["parameters"]
 
 
 @pytest.mark.parametrize(
@@ -131,6 +211,9 @@ def test_engine_and_training_never_import_qt():
 
 
 def test_request_types_do_not_import_torch():
-    code = "import sys, studio.engine.request, studio.engine.schedulers; print('torch' in sys.modules)"
+    code = (
+        "import sys, studio.engine.request, studio.engine.schedulers, studio.engine.resolution\n"
+        "print('torch' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr

@@ -26,7 +26,7 @@ def _save_tiny_autoencoder(folder, latent_channels: int = 4):
 def _preview_sizes(engine, tiny_model_dir, **fields) -> set[tuple[int, ...]]:
     events = []
     request = GenerationRequest(
-        prompt="a lake", steps=2, width=64, height=48, model=str(tiny_model_dir),
+        prompt="a lake", steps=2, width=64, height=48, resolution="exact", model=str(tiny_model_dir),
         preview_method=PreviewMethod.AUTO, precision="fp32", decode_precision="fp32", **fields,
     )
     engine.generate(request, on_step=events.append)
