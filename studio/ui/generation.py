@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.engine.request import GenerationRequest, GenerationResult, ModelInfo, RequestError, StepEvent
+from studio.engine.resolution import plan_sizes
 from studio.ui.canvas import CanvasView
 from studio.ui.image_convert import alpha8_from_array, qimage_from_rgb
 from studio.ui.inspector import NoiseInspector
@@ -140,6 +141,19 @@ class GenerationController(QObject):
         self._preview_mask = alpha8_from_array(mask) if mask is not None else None
         self.inspector.start_run(request.steps)
         self.progress_changed.emit(0.0, "Loading model…" if not self._is_live(request) else "Live run…")
+        self._say_working_size(request)
+
+    def _say_working_size(self, request: GenerationRequest) -> None:
+        """'Generating at 144x112, shown at 512x384' when the model runs at its own size."""
+        info = self.model_info
+        if info is None or info.source != request.model or self._is_live(request):
+            return  # the model is still loading (its size is not known yet); live runs stay quiet
+        try:
+            plan = plan_sizes(request, info.width, info.height, info.refine_by_default)
+        except RequestError:
+            return  # the engine says what is wrong
+        if plan.scaled:
+            self.status_changed.emit(plan.describe())
 
     def _on_step(self, event: StepEvent) -> None:
         progress = describe_step(event)

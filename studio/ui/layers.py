@@ -155,18 +155,17 @@ class Document(QObject):
         self.replace_region(self.mask, QPoint(0, 0), alpha8_from_array(mask), text)
 
     def resize(self, width: int, height: int, text: str = "Resize canvas") -> None:
-        """Change the canvas size, keeping the top-left of the painting (and mask) in place."""
+        """Change the canvas size by scaling the painting and the mask to it: no stroke is cut off
+        (the way the popular web UI's "just resize" treats a sketch), and one undo step restores it."""
         if QSize(width, height) == self.size():
             return
         before = {layer.kind: layer.image.copy() for layer in self.layers}
         after = {}
         for layer in self.layers:
-            resized = QImage(width, height, layer.image.format())
-            resized.fill(0)
-            painter = QPainter(resized)
-            painter.drawImage(0, 0, layer.image)
-            painter.end()
-            after[layer.kind] = resized
+            scaled = layer.image.scaled(
+                width, height, mode=Qt.TransformationMode.SmoothTransformation  # aspect ignored: it fills
+            )
+            after[layer.kind] = scaled.convertToFormat(layer.image.format())
         self.undo_stack.push(WholeDocumentCommand(self, before, after, text))
 
     def load_image(self, image: QImage, text: str = "Open image") -> None:

@@ -107,8 +107,8 @@ class MainWindow(QMainWindow):
         restore_model(self.settings, "tools", self.tool_settings)
         restore_model(self.settings, "parameters", self.parameters)
         restore_model(self.settings, "seed", self.seed_state)
-        # The canvas takes the model's working size until the user chooses one.
-        self._size_follows_model = not self.settings.contains("parameters/width")
+        # The canvas takes the model's native size until the person sets one (or opens a picture).
+        self._size_follows_model = not self.parameters.size_chosen
         # A first launch (nothing saved yet) takes the model's own steps, guidance and sampler.
         self._apply_model_defaults = not self.settings.contains("parameters/guidance_scale")
         self._syncing_size = False
@@ -341,7 +341,7 @@ class MainWindow(QMainWindow):
         precision = info.precision
         if info.decode_precision != info.precision:
             precision += f", decode {info.decode_precision}"
-        size = f"{info.width}×{info.height}"
+        size = f"native {info.width}×{info.height}"
         self.model_label.setText(f"Model: {info.name} ({info.device} {precision}, {size})")
         self.model_label.setToolTip(f"{info.source or info.name}\nPrecision: {info.precision_reason}")
         self.statusBar().showMessage(f"Precision: {info.precision_reason}", 8000)
@@ -359,8 +359,11 @@ class MainWindow(QMainWindow):
                     f"{info.guidance_scale:g} (live painting too)",
                     10000,
                 )
-        if self._size_follows_model and self.document.undo_stack.count() == 0:
-            self.document.reset(info.width, info.height)
+        if self._size_follows_model:
+            if self.document.undo_stack.count() == 0:
+                self.document.reset(info.width, info.height)
+            else:  # painted while the model loaded: the strokes are kept, scaled, in one undo step
+                self.document.resize(info.width, info.height, "Canvas to the model's size")
 
     def _on_engine_failed(self, _message: str) -> None:
         if self._model_name == "loading model…":
@@ -370,7 +373,6 @@ class MainWindow(QMainWindow):
 
     def _on_model_chosen(self, source: str) -> None:
         self._apply_model_defaults = True
-        self._size_follows_model = True
         self.service.load_model(source, self.parameters.precision)
 
     # ---- canvas size: the parameters' size and the document's size are one value -------------------
@@ -378,6 +380,7 @@ class MainWindow(QMainWindow):
         if self._syncing_size:
             return
         self._size_follows_model = False
+        self.parameters.size_chosen = True
         self.document.resize(self.parameters.width, self.parameters.height)
 
     def _on_document_resized(self, size: QSize) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.request import DEFAULT_MODEL, Precision, PreviewKind
+from studio.engine.request import DEFAULT_MODEL, Precision, PreviewKind, Resolution
+from studio.engine.resolution import DEFAULT_REFINE_STRENGTH
 from studio.engine.schedulers import DISPLAY_NAMES, SCHEDULER_NAMES
 from studio.ui.lora_list import LoraList
 from studio.ui.observable import Observable
@@ -33,6 +36,23 @@ PRECISION_LABELS = {
     Precision.FP32: "fp32 (exact, slowest)",
     Precision.BF16: "bf16",
     Precision.FP16: "fp16",
+}
+RESOLUTION_LABELS = {
+    Resolution.NATIVE: "Model's own, scaled to the canvas",
+    Resolution.EXACT: "Exact canvas size",
+}
+
+
+class RefineChoice(StrEnum):
+    AUTO = "auto"  # the engine decides: SD-class models, up to 2x their native size
+    OFF = "off"
+    ON = "on"  # at refine_strength
+
+
+REFINE_LABELS = {
+    RefineChoice.AUTO: "Auto (SD models, up to 2×)",
+    RefineChoice.OFF: "Off",
+    RefineChoice.ON: "On, strength",
 }
 EMBEDDED_MODEL_LABEL = "Embedded: Landscapes"
 MIN_SIZE, MAX_SIZE, SIZE_STEP = 64, 2048, 8
@@ -49,6 +69,10 @@ class GenerationParameters(QObject):
     scheduler_changed = Signal(str)
     width_changed = Signal(int)
     height_changed = Signal(int)
+    size_chosen_changed = Signal(bool)
+    resolution_changed = Signal(str)
+    refine_changed = Signal(str)
+    refine_strength_changed = Signal(float)
     strength_changed = Signal(float)
     batch_count_changed = Signal(int)
     preview_kind_changed = Signal(str)
@@ -68,8 +92,12 @@ class GenerationParameters(QObject):
     steps = Observable(20)
     guidance_scale = Observable(7.5)
     scheduler = Observable("dpm++ 2m")
-    width = Observable(512)  # the canvas size: generation follows the canvas
+    width = Observable(512)  # the canvas size: the output size of a run
     height = Observable(512)
+    size_chosen = Observable(False)  # the person set the size: a model's native size no longer replaces it
+    resolution = Observable(Resolution.NATIVE.value)  # the model runs at its own size, scaled to the canvas
+    refine = Observable(RefineChoice.AUTO.value)
+    refine_strength = Observable(DEFAULT_REFINE_STRENGTH)  # when refine is "on"
     strength = Observable(0.75)
     batch_count = Observable(1)
     preview_kind = Observable(PreviewKind.NOISY_LATENT.value)
@@ -184,6 +212,35 @@ class ParametersPanel(QWidget):
         size_row.addWidget(QLabel("×"))
         size_row.addWidget(self.height_spin)
         form.addRow("Size", size_row)
+
+        self.resolution_combo = QComboBox()
+        for policy, label in RESOLUTION_LABELS.items():
+            self.resolution_combo.addItem(label, policy.value)
+        self.resolution_combo.setToolTip(
+            "Models draw well only near the size they were trained at. \"Model's own\" runs at the model's "
+            "pixel count in the canvas's shape and scales the result to the canvas; \"Exact\" runs at the "
+            "canvas size itself."
+        )
+        self._bind_combo(self.resolution_combo, "resolution")
+        form.addRow("Resolution", self.resolution_combo)
+        self.refine_combo = QComboBox()
+        for choice, label in REFINE_LABELS.items():
+            self.refine_combo.addItem(label, choice.value)
+        self.refine_combo.setToolTip(
+            "After scaling up, redraw the picture at the canvas size with a low strength "
+            "(the \"hires fix\"): sharper detail, for one more partial run"
+        )
+        self._bind_combo(self.refine_combo, "refine")
+        self.refine_spin = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, decimals=2)
+        self._bind_spin(self.refine_spin, "refine_strength")
+        self.refine_spin.setEnabled(parameters.refine == RefineChoice.ON)
+        parameters.refine_changed.connect(
+            lambda choice: self.refine_spin.setEnabled(choice == RefineChoice.ON)
+        )
+        refine_row = QHBoxLayout()
+        refine_row.addWidget(self.refine_combo, 1)
+        refine_row.addWidget(self.refine_spin)
+        form.addRow("Refine", refine_row)
 
         self.use_canvas_check = QCheckBox("Use canvas as init image (sketch to image)")
         self._bind_check(self.use_canvas_check, "use_canvas_as_init")

@@ -28,7 +28,7 @@ def describe_step(event: StepEvent) -> Progress:
     total = max(1, event.batch_count * event.total_steps)
     rate = done / event.elapsed_s if event.elapsed_s > 0 else 0.0
     seconds_left = (total - done) / rate if rate > 0 else 0.0
-    text = f"Step {event.step}/{event.total_steps}"
+    text = f"{'Refining' if event.refining else 'Step'} {event.step}/{event.total_steps}"
     if event.batch_count > 1:
         text += f" · image {event.image_index + 1}/{event.batch_count}"
     text += f" · {rate:.1f} it/s · {format_duration(seconds_left)} left"

@@ -13,7 +13,7 @@ from studio.engine import images
 from studio.engine.request import GenerationRequest, Mode, ModelInfo
 from studio.ui.layers import Document
 from studio.ui.lora_list import loras_from_text
-from studio.ui.parameters import GenerationParameters
+from studio.ui.parameters import GenerationParameters, RefineChoice
 
 
 def choose_mode(document: Document, parameters: GenerationParameters) -> Mode:
@@ -47,6 +47,9 @@ def build_request(
         guidance_scale=parameters.guidance_scale,
         width=size.width(),
         height=size.height(),
+        resolution=parameters.resolution,
+        # Live runs are about speed: never a second pass.
+        refine_strength=0.0 if live else refine_strength(parameters),
         strength=parameters.strength,
         scheduler=parameters.scheduler,
         init_image=init_image,
@@ -63,6 +66,14 @@ def build_request(
         tiny_decoder=parameters.tiny_decoder,
         extra={"live": True} if live else {},
     )
+
+
+def refine_strength(parameters: GenerationParameters) -> float | None:
+    """The request's refine strength: None lets the engine decide (auto), 0 is off."""
+    choice = RefineChoice(parameters.refine)
+    if choice is RefineChoice.AUTO:
+        return None
+    return parameters.refine_strength if choice is RefineChoice.ON else 0.0
 
 
 def preview_mask(request: GenerationRequest) -> np.ndarray | None:

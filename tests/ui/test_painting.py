@@ -335,3 +335,14 @@ def test_a_stop_signal_while_the_save_question_is_open_still_closes(window, qtbo
     assert not left_open, "the question stayed open after the stop signal"
     assert QApplication.activeModalWidget() is None
     assert not window.service._thread.isRunning()
+
+
+def test_a_smaller_canvas_scales_the_painting_instead_of_cutting_strokes_off(window) -> None:
+    window.tool_settings.brush_size = 6
+    drag(window.canvas, [canvas_point(window, 50, 40), canvas_point(window, 60, 40)])  # near the right edge
+    window.parameters.width = 32
+    document = window.document
+    assert (document.size().width(), document.size().height()) == (32, 64)
+    assert document.paint.image.pixelColor(27, 40).alpha() > 200  # x 55 of 64 is now x 27.5 of 32
+    document.undo_stack.undo()
+    assert document.size().width() == 64 and document.paint.image.pixelColor(55, 40).alpha() > 200

@@ -67,3 +67,17 @@ def test_only_masked_previews_cover_the_crop_around_the_mask(qapp) -> None:
     assert region.contains(QRect(100, 120, 20, 10)) and document.rect().contains(region)
     parameters.inpaint_only_masked = False
     assert preview_region(build_request(document, parameters, seed=1), model) is None
+
+
+def test_resolution_and_refine_reach_the_request_and_live_runs_never_refine(qapp) -> None:
+    document, parameters = Document(96, 64), GenerationParameters()
+    request = build_request(document, parameters, seed=1)
+    assert request.resolution.value == "native" and request.refine_strength is None  # auto
+    parameters.resolution, parameters.refine, parameters.refine_strength = "exact", "on", 0.4
+    assert (build_request(document, parameters, seed=1).resolution.value,
+            build_request(document, parameters, seed=1).refine_strength) == ("exact", 0.4)
+    parameters.refine = "off"
+    assert build_request(document, parameters, seed=1).refine_strength == 0.0
+    parameters.refine = "on"
+    paint(document)
+    assert build_request(document, parameters, seed=1, live=True).refine_strength == 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 TIMEOUT_MS = 30_000
@@ -175,3 +176,60 @@ def test_a_named_preview_decoder_folder_reaches_the_run_and_can_be_forgotten(
     assert fake_engine.requests[-1].tiny_decoder == "/models/taesd"
     window.parameters_panel.tiny_decoder_button.click()  # forgets; asks nothing
     assert window.parameters.tiny_decoder == ""
+
+
+def _paint_a_stroke(window) -> None:
+    from tests.ui.conftest import drag
+
+    window.tool_settings.brush_size = 6
+    to_widget = window.canvas.to_widget
+    drag(window.canvas, [to_widget(QPointF(8, 8)), to_widget(QPointF(30, 8))])
+
+
+def test_painting_before_the_model_has_loaded_is_kept_scaled_to_the_model_size(
+    window, qtbot, fake_engine
+) -> None:
+    fake_engine.size = 128  # the first launch: the canvas is up (64 here) before the model is
+    _paint_a_stroke(window)
+    assert not window.document.paint_is_blank()
+    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
+        window.service.load_model(window.parameters.model, window.parameters.precision)
+    document = window.document
+    assert (document.size().width(), document.size().height()) == (128, 128)
+    assert window.parameters.width == 128 and not window.parameters.size_chosen
+    alpha = document.paint.image.pixelColor(38, 16).alpha()  # the stroke at (19, 8), scaled 2x
+    assert alpha > 200 and document.paint.image.pixelColor(100, 100).alpha() == 0
+    window.undo_action.trigger()  # one step gives the 64-pixel painting back
+    assert document.size().width() == 64 and document.paint.image.pixelColor(19, 8).alpha() > 200
+
+
+def test_a_size_the_person_set_stays_when_the_model_arrives_and_after_a_restart(
+    make_window, settings, qtbot, fake_engine
+) -> None:
+    from studio.ui.settings import open_settings
+
+    fake_engine.size = 128
+    first = make_window(lambda: fake_engine)
+    first.parameters_panel.width_spin.setValue(200)  # the person types a size
+    assert first.parameters.size_chosen
+    with qtbot.waitSignal(first.service.model_ready, timeout=TIMEOUT_MS):
+        first.service.load_model("", "auto")
+    assert first.document.size().width() == 200
+    first.close()
+    second = make_window(lambda: fake_engine, settings=open_settings(settings.fileName()))
+    with qtbot.waitSignal(second.service.model_ready, timeout=TIMEOUT_MS):
+        second.service.load_model("", "auto")
+    assert second.document.size().width() == 200
+
+
+def test_the_status_bar_says_at_which_size_the_model_runs(window, qtbot, fake_engine) -> None:
+    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
+        window.service.load_model(window.parameters.model, window.parameters.precision)  # native 64
+    window.parameters.width, window.parameters.height = 128, 96
+    messages: list[str] = []
+    window.generation.status_changed.connect(messages.append)
+    window.parameters.steps = 2
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        window.generate_action.trigger()
+    assert "Generating at 72x56, shown at 128x96" in messages
+    assert fake_engine.requests[-1].resolution.value == "native"
