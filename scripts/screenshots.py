@@ -162,7 +162,8 @@ def build_tiny_model(folder: Path) -> Path:
 
 
 def write_settings(path: Path, model: str, steps: int, size: int | None, strength: float) -> None:
-    canvas = f"width={size}\nheight={size}\n" if size else ""  # none: the canvas takes the model's size
+    # A size of the person's own (size_chosen); none: the canvas takes the model's native size.
+    canvas = f"width={size}\nheight={size}\nsize_chosen=true\n" if size else ""
     path.write_text(
         "[parameters]\n"
         f'prompt="{PROMPT}"\n'

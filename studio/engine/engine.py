@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -15,7 +14,8 @@ import torch
 import transformers
 from PIL import Image
 
-from studio.engine import images
+from studio.engine import images, steering
+from studio.engine.control import RunControl
 from studio.engine.loading import LoadedModel, find_tiny_preview, load_model
 from studio.engine.loras import LoraSet
 from studio.engine.precision import (
@@ -34,9 +34,11 @@ from studio.engine.request import (
     GenerationResult,
     Mode,
     ModelInfo,
+    PausedEvent,
     Precision,
     PreviewKind,
     PreviewMethod,
+    Steer,
     StepEvent,
 )
 from studio.engine.resolution import SizePlan, plan_sizes
@@ -44,6 +46,7 @@ from studio.engine.schedulers import make_scheduler
 
 StepCallback = Callable[[StepEvent], None]
 StopCheck = Callable[[], bool]
+PauseCallback = Callable[[PausedEvent], None]
 
 
 def pick_device(preferred: str | None = None) -> torch.device:
@@ -57,16 +60,45 @@ def pick_device(preferred: str | None = None) -> torch.device:
 
 
 @dataclass(frozen=True)
-class _Job:
-    """One pass of the pipeline over one image, as the pipeline sees it."""
+class _Stage:
+    """One pipeline run over one image (the first pass, or the refine pass), as the pipeline sees it."""
 
     mode: Mode
-    width: int
-    height: int
+    place: images.Placement  # the stage's size and where its picture goes in the output
     init_image: np.ndarray | None
     repaint_mask: np.ndarray | None
     strength: float
     refining: bool = False  # the second pass at the output size
+
+    @property
+    def width(self) -> int:
+        return self.place.width
+
+    @property
+    def height(self) -> int:
+        return self.place.height
+
+
+@dataclass
+class _Run:
+    """One image of a request being made, and who hears about it."""
+
+    model: LoadedModel
+    request: GenerationRequest
+    image_index: int
+    on_step: StepCallback | None
+    should_stop: StopCheck
+    control: RunControl | None
+    on_pause: PauseCallback | None
+    applied: list[Steer]  # steers made while paused, shared by the batch
+    # What the rest of the run uses: the request's until a steer changes them.
+    prompt: str = ""
+    negative_prompt: str = ""
+    guidance_scale: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.prompt, self.negative_prompt = self.request.prompt, self.request.negative_prompt
+        self.guidance_scale = float(self.request.guidance_scale)
 
 
 class Engine:
@@ -156,10 +188,16 @@ class Engine:
         request: GenerationRequest,
         on_step: StepCallback | None = None,
         should_stop: StopCheck | None = None,
+        control: RunControl | None = None,
+        on_pause: PauseCallback | None = None,
     ) -> GenerationResult:
-        """Make request.batch_count images; raises Cancelled if should_stop() turns true."""
+        """Make request.batch_count images; raises Cancelled if should_stop() turns true (or the
+        control is cancelled). With `control`, a pause stops after the current step, reports the
+        picture to `on_pause` and waits for the control's resume; the steer it brings is applied and
+        recorded in the result's request, so the result's file repeats the steered run."""
         started = time.perf_counter()
-        should_stop = should_stop or (lambda: False)
+        if should_stop is None:
+            should_stop = control.is_cancelled if control is not None else (lambda: False)
         self.load_model(request.model, request.precision, request.decode_precision)
         model = self._model
         assert model is not None
@@ -168,14 +206,16 @@ class Engine:
             self._use_tiny_decoder(model, request.tiny_decoder)
         info = model.info
         plan = plan_sizes(request, info.width, info.height, info.refine_by_default)
+        applied: list[Steer] = []  # the steers made while paused, for the result's request
         results = []
         for image_index in range(request.batch_count):
             if should_stop():
                 raise Cancelled()
-            results.append(self._generate_one(model, request, plan, image_index, on_step, should_stop))
+            run = _Run(model, request, image_index, on_step, should_stop, control, on_pause, applied)
+            results.append(self._generate_one(run, plan))
         seeds = tuple(request.seed_of(i) for i in range(request.batch_count))
         return GenerationResult(
-            request,
+            request.replace(steers=request.steers + tuple(applied)) if applied else request,
             tuple(results),
             seeds,
             model.info.name,
@@ -188,123 +228,80 @@ class Engine:
 
     # -- one image -----------------------------------------------------------------------------
 
-    def _generate_one(
-        self,
-        model: LoadedModel,
-        request: GenerationRequest,
-        plan: SizePlan,
-        image_index: int,
-        on_step: StepCallback | None,
-        should_stop: StopCheck,
-    ) -> np.ndarray:
-        run = functools.partial(self._run_job, model, request, image_index, on_step, should_stop)
+    def _generate_one(self, run: _Run, plan: SizePlan) -> np.ndarray:
+        request, info = run.request, run.model.info
         width, height = plan.output_width, plan.output_height
-        working_width, working_height = plan.working_width, plan.working_height
-        init_image = request.init_image
-        if request.mode is not Mode.INPAINT:
-            # 1. Run at the working size (the init image scaled to it), then scale to the output size.
-            if init_image is not None:
-                init_image = images.resize(init_image, working_width, working_height)
-            job = _Job(request.mode, working_width, working_height, init_image, None, request.strength)
-            result = images.resize(run(job), width, height)
-            # 2. Optionally redraw the upscaled picture at the output size, with a low strength.
-            if plan.refine_strength:
-                job = _Job(Mode.IMAGE_TO_IMAGE, width, height, result, None, plan.refine_strength, True)
-                result = run(job)
-            return result
+        canvas = feathered = repaint = crop = None
+        stage_width, stage_height = plan.working_width, plan.working_height
+        if request.mode is Mode.INPAINT:
+            canvas = request.init_image
+            feathered = images.feather_mask(request.mask, request.mask_feather_px)
+            repaint = images.repaint_region(feathered)
+            if request.inpaint_only_masked:  # the crop around the mask runs at the native size
+                crop = images.crop_around_mask(repaint, request.inpaint_padding_px, info.width / info.height)
+                stage_width, stage_height = info.width, info.height
+        # 1. The first pass at the working size, its picture placed in the output.
+        place = images.Placement(stage_width, stage_height, width, height, crop, canvas, feathered)
+        first = _Stage(
+            request.mode,
+            place,
+            place.to_stage(request.init_image) if request.init_image is not None else None,
+            place.region_to_stage(repaint) if repaint is not None else None,
+            request.strength,
+        )
+        result = place.to_output(self._run_stage(run, first))
+        # 2. Optionally a low-strength redraw of the upscaled picture at the output size.
+        if plan.refine_strength:
+            place = images.Placement(width, height, width, height, None, canvas, feathered)
+            mode = Mode.INPAINT if repaint is not None else Mode.IMAGE_TO_IMAGE
+            refine = _Stage(mode, place, result, repaint, plan.refine_strength, refining=True)
+            result = place.to_output(self._run_stage(run, refine))
+        return result
 
-        feathered = images.feather_mask(request.mask, request.mask_feather_px)
-        repaint = images.repaint_region(feathered)
-        if request.inpaint_only_masked:
-            # Only the crop around the mask runs, at the native size, and is pasted back in place.
-            info = model.info
-            crop = images.crop_around_mask(repaint, request.inpaint_padding_px, info.width / info.height)
-            job = _Job(
-                Mode.INPAINT,
-                info.width,
-                info.height,
-                images.resize(crop.cut(init_image), info.width, info.height),
-                images.resize_mask(crop.cut(repaint), info.width, info.height),
-                request.strength,
-            )
-            patch = images.resize(run(job), crop.width, crop.height)
-            result = np.array(init_image, copy=True)
-            result[crop.top : crop.bottom, crop.left : crop.right] = patch
-        else:
-            job = _Job(
-                Mode.INPAINT,
-                working_width,
-                working_height,
-                images.resize(init_image, working_width, working_height),
-                images.resize_mask(repaint, working_width, working_height),
-                request.strength,
-            )
-            result = images.resize(run(job), width, height)
-            if plan.refine_strength:  # the redraw starts from the canvas with the upscaled patch in it
-                start = images.paste_back(init_image, result, feathered)
-                job = _Job(Mode.INPAINT, width, height, start, repaint, plan.refine_strength, True)
-                result = run(job)
-        # Whatever ran, pixels outside the feathered mask come back exactly as they were.
-        return images.paste_back(init_image, result, feathered)
-
-    def _run_job(
-        self,
-        model: LoadedModel,
-        request: GenerationRequest,
-        image_index: int,
-        on_step: StepCallback | None,
-        should_stop: StopCheck,
-        job: _Job,
-    ) -> np.ndarray:
-        """Denoise one job to latents and decode them (our decode, so a cancel can skip it)."""
-        latents = self._denoise(model, request, job, image_index, on_step, should_stop)
-        if should_stop():
+    def _run_stage(self, run: _Run, stage: _Stage) -> np.ndarray:
+        """Denoise one stage to latents and decode them (our decode, so a cancel can skip it)."""
+        latents = self._denoise(run, stage)
+        if run.should_stop():
             raise Cancelled()
-        return self._decode(model, latents)[: job.height, : job.width]  # the VAE-grid padding goes
+        return self._decode(run.model, latents)[: stage.height, : stage.width]  # the VAE-grid padding goes
 
-    def _denoise(
-        self,
-        model: LoadedModel,
-        request: GenerationRequest,
-        job: _Job,
-        image_index: int,
-        on_step: StepCallback | None,
-        should_stop: StopCheck,
-    ) -> torch.Tensor:
-        pipeline = model.pipelines[job.mode]
+    def _denoise(self, run: _Run, stage: _Stage) -> torch.Tensor:
+        model, request = run.model, run.request
+        pipeline = model.pipelines[stage.mode]
         pipeline.scheduler = make_scheduler(request.scheduler, model.scheduler_config)
         recorder = _PredictionRecorder(pipeline.scheduler)
         grid = model.vae_scale_factor
-        padded_width, padded_height = images.round_up(job.width, grid), images.round_up(job.height, grid)
+        padded_width, padded_height = images.round_up(stage.width, grid), images.round_up(stage.height, grid)
         arguments: dict = {
-            "prompt": request.prompt,
-            "negative_prompt": request.negative_prompt or None,
-            "num_inference_steps": _steps_for(request.steps, job),
-            "guidance_scale": request.guidance_scale,
+            "prompt": run.prompt,
+            "negative_prompt": run.negative_prompt or None,
+            "num_inference_steps": _steps_for(request.steps, stage),
+            "guidance_scale": run.guidance_scale,
             # Noise comes from a CPU generator: the same request gives the same pixels on this machine,
             # whatever the device.
-            "generator": torch.Generator("cpu").manual_seed(request.seed_of(image_index)),
+            "generator": torch.Generator("cpu").manual_seed(request.seed_of(run.image_index)),
             "output_type": "latent",
+            "callback_on_step_end_tensor_inputs": ["latents", "prompt_embeds"],  # what a steer may change
         }
-        if job.mode is Mode.TEXT_TO_IMAGE:
+        if stage.mode is Mode.TEXT_TO_IMAGE:
             arguments.update(height=padded_height, width=padded_width)
         else:  # the pipeline takes the size from the (padded) image
-            arguments["image"] = Image.fromarray(images.pad_to_multiple(job.init_image, grid))
-            arguments["strength"] = job.strength
-        if job.mode is Mode.INPAINT:
-            arguments["mask_image"] = Image.fromarray(images.pad_to_multiple(job.repaint_mask, grid, False))
+            arguments["image"] = Image.fromarray(images.pad_to_multiple(stage.init_image, grid))
+            arguments["strength"] = stage.strength
+        if stage.mode is Mode.INPAINT:
+            arguments["mask_image"] = Image.fromarray(images.pad_to_multiple(stage.repaint_mask, grid, False))
             arguments.update(height=padded_height, width=padded_width)
 
         step_started = time.perf_counter()
 
         def on_step_end(pipe, step_index: int, timestep, callback_kwargs: dict) -> dict:
-            if should_stop():
+            if run.should_stop():
                 pipe._interrupt = True  # diffusers skips the remaining steps
                 return callback_kwargs
-            if on_step is not None:
-                on_step(
+            if run.on_step is not None:
+                run.on_step(
                     StepEvent(
-                        image_index=image_index,
+                        image_index=run.image_index,
                         batch_count=request.batch_count,
                         step=step_index + 1,
                         total_steps=pipe.num_timesteps,
@@ -312,9 +309,11 @@ class Engine:
                         noise_level=_noise_level_after(pipe.scheduler, timestep),
                         preview=self._preview(model, request, callback_kwargs["latents"], recorder),
                         elapsed_s=time.perf_counter() - step_started,
-                        refining=job.refining,
+                        refining=stage.refining,
                     )
                 )
+            if not stage.refining:  # steers belong to the first pass, whose steps the person watched
+                self._steer(run, stage, pipe, step_index, callback_kwargs, recorder)
             return callback_kwargs
 
         try:
@@ -322,10 +321,74 @@ class Engine:
                 output = pipeline(**arguments, callback_on_step_end=on_step_end)
         except torch.OutOfMemoryError as error:
             raise EngineError(
-                f"Out of memory at {job.width}x{job.height}. Try a smaller size or turn on attention "
+                f"Out of memory at {stage.width}x{stage.height}. Try a smaller size or turn on attention "
                 "slicing and VAE tiling."
             ) from error
         return output.images
+
+    # -- steering: planned steers and pauses -------------------------------------------------------
+
+    def _steer(
+        self, run: _Run, stage: _Stage, pipe, step_index: int, callback_kwargs: dict, recorder
+    ) -> None:
+        """Applies the request's steers for this step, then pauses if the control asks to."""
+        step = step_index + 1
+        planned = [
+            steer for steer in run.request.steers
+            if steer.at_step == step and steer.image_index in (None, run.image_index)
+        ]
+        pausing = run.control is not None and run.control.pause_requested()
+        if not planned and not pausing:
+            return
+        predicted = recorder.predicted_clean
+        predicted = callback_kwargs["latents"] if predicted is None else predicted
+        guess = self._decode(run.model, predicted[:1])[: stage.height, : stage.width]
+        shown = stage.place.to_output(guess)  # the model's guess of the finished picture, as it will land
+        for steer in planned:
+            shown = self._apply_steer(run, stage, pipe, step_index, callback_kwargs, steer, shown)
+        if not pausing:
+            return
+        event = PausedEvent(
+            run.image_index, step, pipe.num_timesteps, shown, run.prompt, run.negative_prompt,
+            run.guidance_scale,
+        )
+        if run.on_pause is not None:
+            run.on_pause(event)
+        steer = run.control.wait_for_resume()
+        if run.control.is_cancelled():
+            pipe._interrupt = True
+            return
+        if steer is not None and steer.changes_anything:
+            steer = dataclasses.replace(steer, at_step=step, image_index=run.image_index)
+            self._apply_steer(run, stage, pipe, step_index, callback_kwargs, steer, shown)
+            run.applied.append(steer)
+
+    def _apply_steer(
+        self, run: _Run, stage: _Stage, pipe, step_index: int, callback_kwargs: dict, steer: Steer,
+        shown: np.ndarray,
+    ) -> np.ndarray:
+        """Changes the latents and the conditioning; returns the picture the steer leaves."""
+        if steer.guidance_scale is not None:
+            steering.check_guidance(pipe, float(steer.guidance_scale))
+            pipe._guidance_scale = run.guidance_scale = float(steer.guidance_scale)
+        if steer.prompt is not None or steer.negative_prompt is not None:
+            if steer.prompt is not None:
+                run.prompt = steer.prompt
+            if steer.negative_prompt is not None:
+                run.negative_prompt = steer.negative_prompt
+            embeddings = steering.prompt_embeddings(pipe, run.prompt, run.negative_prompt)
+            callback_kwargs["prompt_embeds"] = embeddings
+        if steer.image is None:
+            return shown
+        timesteps = pipe.scheduler.timesteps
+        following = step_index + 1
+        next_timestep = timesteps[following] if following < len(timesteps) else None
+        callback_kwargs["latents"] = steering.move_latents(
+            pipe, callback_kwargs["latents"], steer, shown, stage.place, run.model.vae_scale_factor,
+            next_timestep,
+        )
+        return np.where(steering.changed_region(steer, shown)[..., None] > 0, steer.image, shown)
+
 
     # -- previews and decoding -------------------------------------------------------------------
 
@@ -381,15 +444,15 @@ class Engine:
         return to_uint8_image(decoded[0])
 
 
-def _steps_for(steps: int, job: _Job) -> int:
-    """The schedule length that gives at least one denoising step at the job's strength.
+def _steps_for(steps: int, stage: _Stage) -> int:
+    """The schedule length that gives at least one denoising step at the stage's strength.
 
     diffusers runs int(steps * strength) of the steps from an init image, which is 0 for a low
     strength and few steps (a refine pass at 0.35 of a 2-step run): it would return no latents.
     """
-    if job.mode is Mode.TEXT_TO_IMAGE:
+    if stage.mode is Mode.TEXT_TO_IMAGE:
         return steps
-    while int(steps * job.strength) < 1:
+    while int(steps * stage.strength) < 1:
         steps += 1
     return steps
 

@@ -119,3 +119,42 @@ def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
         return mask
     scaled = np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.BOX))
     return np.where(scaled > 0, 255, 0).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the picture of one pipeline stage sits in the output: the stage's own size, the crop
+    box it stands for (an "only the masked area" inpaint), and for inpainting the canvas and the
+    feathered mask it is pasted back into (so pixels outside the mask come back exactly)."""
+
+    width: int
+    height: int
+    output_width: int
+    output_height: int
+    crop: CropBox | None = None
+    canvas: np.ndarray | None = None
+    feathered: np.ndarray | None = None
+
+    def to_stage(self, picture: np.ndarray) -> np.ndarray:
+        """An output-size picture as the stage sees it."""
+        if self.crop is not None:
+            picture = self.crop.cut(picture)
+        return resize(picture, self.width, self.height)
+
+    def region_to_stage(self, region: np.ndarray) -> np.ndarray:
+        """An output-size 0/255 region as the stage sees it (never shrunk)."""
+        if self.crop is not None:
+            region = self.crop.cut(region)
+        return resize_mask(region, self.width, self.height)
+
+    def to_output(self, picture: np.ndarray) -> np.ndarray:
+        """The stage's picture in the output: scaled (Lanczos), put in its crop box, pasted back."""
+        if self.crop is None:
+            output = resize(picture, self.output_width, self.output_height)
+        else:
+            output = np.array(self.canvas, copy=True)
+            crop = self.crop
+            output[crop.top : crop.bottom, crop.left : crop.right] = resize(picture, crop.width, crop.height)
+        if self.feathered is not None:
+            output = paste_back(self.canvas, output, self.feathered)
+        return output

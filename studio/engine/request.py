@@ -93,6 +93,53 @@ class LoraWeight:
 
 
 @dataclass(frozen=True, eq=False)
+class Steer:
+    """A change made part-way through a run, once `at_step` steps of the first pass are done.
+
+    `image` (H x W x 3 at the output size) replaces the model's current guess of the finished
+    picture (its x0 prediction) where the two differ, inside `mask` (H x W, 255 = may change) when
+    given; the change enters the latent at the current noise level. The prompt, negative prompt and
+    guidance, when given, hold for the rest of the run. `image_index` None applies to every image of
+    a batch.
+    """
+
+    at_step: int
+    image: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    guidance_scale: float | None = None
+    image_index: int | None = None
+
+    def __post_init__(self) -> None:
+        set_field = object.__setattr__
+        set_field(self, "image", _frozen_copy(self.image, "steer image", 3))
+        set_field(self, "mask", _frozen_copy(self.mask, "steer mask", None))
+        if int(self.at_step) < 1:
+            raise RequestError(f"a steer applies after step 1 or later, got step {self.at_step}")
+        if self.mask is not None and self.image is None:
+            raise RequestError("a steer mask needs a steer image: the picture to steer towards")
+        if self.image is not None and self.mask is not None and self.mask.shape != self.image.shape[:2]:
+            raise RequestError("the steer mask and the steer image differ in size")
+        if self.guidance_scale is not None and not 0.0 <= float(self.guidance_scale) <= 50.0:
+            raise RequestError(f"guidance scale must be between 0 and 50, got {self.guidance_scale}")
+
+    @property
+    def changes_anything(self) -> bool:
+        return any(value is not None for value in (self.image, self.prompt, self.negative_prompt,
+                                                     self.guidance_scale))
+
+    def describe(self) -> dict[str, Any]:
+        described = {name: getattr(self, name) for name in
+                     ("at_step", "prompt", "negative_prompt", "guidance_scale", "image_index")}
+        for name in ("image", "mask"):
+            value = getattr(self, name)
+            described[name] = None if value is None else {"width": int(value.shape[1]),
+                                                           "height": int(value.shape[0])}
+        return described
+
+
+@dataclass(frozen=True, eq=False)
 class GenerationRequest:
     """Everything one generation needs. Built on the GUI thread (or the CLI), read by the engine.
 
@@ -126,6 +173,7 @@ class GenerationRequest:
     decode_precision: Precision = Precision.AUTO  # of the VAE decode
     loras: tuple[LoraWeight, ...] = ()
     tiny_decoder: str = ""  # an AutoencoderTiny folder for previews (TAESD); the model's own comes first
+    steers: tuple[Steer, ...] = ()  # changes made part-way (pause, paint, resume), in step order
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the metadata
 
     def __post_init__(self) -> None:
@@ -137,6 +185,7 @@ class GenerationRequest:
         set_field(self, "precision", Precision(self.precision))
         set_field(self, "decode_precision", Precision(self.decode_precision))
         set_field(self, "loras", tuple(self.loras))
+        set_field(self, "steers", tuple(sorted(self.steers, key=lambda steer: steer.at_step)))
         for lora in self.loras:
             if not -MAX_LORA_WEIGHT <= float(lora.weight) <= MAX_LORA_WEIGHT:
                 raise RequestError(
@@ -196,6 +245,8 @@ class GenerationRequest:
                 value = value.value
             elif item.name == "loras":
                 value = [dataclasses.asdict(lora) for lora in value]
+            elif item.name == "steers":
+                value = [steer.describe() for steer in value]
             described[item.name] = value
         return described
 
@@ -213,6 +264,19 @@ class StepEvent:
     preview: np.ndarray | None  # H x W x 3 uint8 RGB (latent size or full size), None when off
     elapsed_s: float
     refining: bool = False  # a step of the second pass at the output size (see engine.resolution)
+
+
+@dataclass(frozen=True, eq=False)
+class PausedEvent:
+    """Sent when a run stops at a pause: the model's current guess of the finished picture."""
+
+    image_index: int
+    step: int  # steps of the first pass done
+    total_steps: int
+    picture: np.ndarray  # H x W x 3 uint8 at the output size: the x0 prediction, full VAE decode
+    prompt: str  # what the rest of the run would use unless a steer changes it
+    negative_prompt: str
+    guidance_scale: float
 
 
 @dataclass(frozen=True, eq=False)
