@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -358,7 +359,8 @@ class Engine:
         if run.control.is_cancelled():
             pipe._interrupt = True
             return
-        if steer is not None and steer.changes_anything:
+        steer = _what_changed(steer, shown, run) if steer is not None else None
+        if steer is not None:  # recorded only when it changes something: a plain resume repeats as none
             steer = dataclasses.replace(steer, at_step=step, image_index=run.image_index)
             self._apply_steer(run, stage, pipe, step_index, callback_kwargs, steer, shown)
             run.applied.append(steer)
@@ -444,6 +446,25 @@ class Engine:
         return to_uint8_image(decoded[0])
 
 
+def _what_changed(steer: Steer, shown: np.ndarray, run: _Run) -> Steer | None:
+    """The steer with what it leaves as it was taken out (the app sends the whole canvas and all
+    the parameters back on resume); None when nothing is left."""
+    image = steer.image
+    if image is not None and image.shape == shown.shape and not steering.changed_region(steer, shown).any():
+        image = None
+    changes = {
+        "image": image,
+        "mask": steer.mask if image is not None else None,
+        "prompt": steer.prompt if steer.prompt != run.prompt else None,
+        "negative_prompt": steer.negative_prompt if steer.negative_prompt != run.negative_prompt else None,
+        "guidance_scale": (
+            steer.guidance_scale if steer.guidance_scale not in (None, run.guidance_scale) else None
+        ),
+    }
+    trimmed = dataclasses.replace(steer, **changes)
+    return trimmed if trimmed.changes_anything else None
+
+
 def _steps_for(steps: int, stage: _Stage) -> int:
     """The schedule length that gives at least one denoising step at the stage's strength.
 
@@ -469,6 +490,9 @@ class _PredictionRecorder:
         self.predicted_clean: torch.Tensor | None = None
         original_step = scheduler.step
 
+        # functools.wraps keeps step's signature visible: the pipelines pass `generator` (the seeded
+        # noise of DDPM and Euler a) only to a step whose signature names it.
+        @functools.wraps(original_step)
         def recording_step(*args, **kwargs):
             output = original_step(*args, **kwargs)
             values = output if isinstance(output, tuple) else tuple(output.values())

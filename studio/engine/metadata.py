@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from studio.engine.request import GenerationRequest, GenerationResult, LoraWeight, Mode, RequestError
+from studio.engine.request import GenerationRequest, GenerationResult, LoraWeight, Mode, RequestError, Steer
 from studio.engine.schedulers import DISPLAY_NAMES, normalise_scheduler_name
 
 PARAMETERS_KEY = "parameters"
 REQUEST_KEY = "latent-studio"
 INIT_IMAGE_KEY = "latent-studio-init"
 MASK_KEY = "latent-studio-mask"
+STEER_KEY = "latent-studio-steer"  # + index + "-image" / "-mask"
 # Pillow refuses a text chunk that inflates past 1 MiB (its decompression-bomb guard), so pictures
 # are split into parts below that: "latent-studio-init.0", "latent-studio-init.1", ...
 PICTURE_PART_CHARS = 1_000_000
@@ -92,7 +93,10 @@ def save_png(
         "refine_strength_used": result.refine_strength,
     }
     chunks.add_text(REQUEST_KEY, json.dumps(described))
-    for key, picture in ((INIT_IMAGE_KEY, request.init_image), (MASK_KEY, request.mask)):
+    pictures = [(INIT_IMAGE_KEY, request.init_image), (MASK_KEY, request.mask)]
+    for index, steer in enumerate(request.steers):  # the edits made while paused, in their own chunks
+        pictures += [(f"{STEER_KEY}{index}-image", steer.image), (f"{STEER_KEY}{index}-mask", steer.mask)]
+    for key, picture in pictures:
         if picture is not None:
             _add_picture(chunks, key, picture)
     Image.fromarray(image).save(path, pnginfo=chunks)
@@ -137,6 +141,21 @@ _REPEATED_FIELDS = (
 )
 
 
+def _read_steer(text: dict[str, str], index: int, described: dict[str, Any]) -> Steer:
+    def optional(name: str, kind: type):
+        return None if described.get(name) is None else kind(described[name])
+
+    return Steer(
+        at_step=int(described["at_step"]),
+        image=_read_picture(text, f"{STEER_KEY}{index}-image", "RGB"),
+        mask=_read_picture(text, f"{STEER_KEY}{index}-mask", "L"),
+        prompt=optional("prompt", str),
+        negative_prompt=optional("negative_prompt", str),
+        guidance_scale=optional("guidance_scale", float),
+        image_index=optional("image_index", int),
+    )
+
+
 def read_request(path: Path) -> GenerationRequest:
     """The run a PNG of ours records, ready to run again: same model, seed, precisions, init image
     and mask, so the same pixels come out. Metadata is untrusted: anything that does not make a
@@ -154,6 +173,8 @@ def read_request(path: Path) -> GenerationRequest:
         fields = {name: described[name] for name in _REPEATED_FIELDS if name in described}
         fields["loras"] = tuple(LoraWeight(str(lora["path"]), float(lora["weight"]))
                                 for lora in described.get("loras", []))
+        fields["steers"] = tuple(_read_steer(text, index, steer)
+                                 for index, steer in enumerate(described.get("steers", [])))
         fields["init_image"] = _read_picture(text, INIT_IMAGE_KEY, "RGB")
         fields["mask"] = _read_picture(text, MASK_KEY, "L")
         return GenerationRequest(**fields)

@@ -184,3 +184,9 @@ def test_noise_level_reaches_zero_in_every_mode(engine, request_for, mode, sched
         [event.noise_level for event in full[-len(cut) :]]
     )
     assert cut[-1].noise_level == 0.0 and cut[0].noise_level < full[0].noise_level
+
+
+@pytest.mark.parametrize("scheduler", ["ddpm", "euler a"])  # the samplers that add fresh noise each step
+def test_samplers_with_fresh_noise_make_the_same_pixels_again_from_the_seed(engine, request_for, scheduler):
+    request = request_for(scheduler=scheduler, seed=9)
+    assert np.array_equal(engine.generate(request).images[0], engine.generate(request).images[0])
