@@ -106,6 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="of the VAE decode. auto (default): bf16 only where a trial decode is faster and within 40 dB",
     )
     generate.add_argument("--low-memory", action="store_true", help="attention slicing and VAE tiling")
+    steer = generate.add_argument_group("steering a run part-way (the app's pause, paint, resume)")
+    steer.add_argument("--steer-at", type=int, metavar="K", help="after step K of the first pass")
+    steer.add_argument("--steer-image", type=Path, metavar="EDIT.png",
+                       help="replaces the model's guess of the finished picture where it differs from it")
+    steer.add_argument("--steer-mask", type=Path, metavar="MASK.png", help="white = the edit may change it")
+    steer.add_argument("--steer-prompt", help="the prompt from step K on")
+    steer.add_argument("--steer-cfg", type=float, help="the guidance scale from step K on")
+    steer.add_argument("--x0-at", type=int, metavar="K",
+                       help="also write the step-K guess of the finished picture (OUT-x0-stepK.png): "
+                       "paint on it and give it back as --steer-image")
 
     train = commands.add_parser("train", help="train the embedded Landscapes model")
     train.add_argument("--out", type=Path, help="model folder to write (a run from scratch)")

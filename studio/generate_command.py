@@ -15,11 +15,13 @@ from studio.engine.request import (
     MAX_SEED,
     GenerationRequest,
     Mode,
+    PausedEvent,
     Precision,
     PreviewKind,
     PreviewMethod,
     RequestError,
     Resolution,
+    Steer,
     StepEvent,
 )
 
@@ -61,7 +63,13 @@ def build_request(
     mask = given(mask, "mask", None)
     seed = given(args.seed, "seed", None)
     width, height = args.size if args.size else (None, None)
+    steers = tuple(base.steers) if base is not None else ()
+    if args.steer_at is not None:
+        steers += (_steer_from(args),)
+    elif {args.steer_image, args.steer_mask, args.steer_prompt, args.steer_cfg} != {None}:
+        raise RequestError("--steer-image, --steer-mask, --steer-prompt and --steer-cfg need --steer-at K")
     return GenerationRequest(
+        steers=steers,
         prompt=given(args.prompt, "prompt", ""),
         negative_prompt=given(args.negative, "negative_prompt", ""),
         mode=_mode_for(init_image, mask),
@@ -91,6 +99,19 @@ def build_request(
     )
 
 
+def _steer_from(args: argparse.Namespace) -> Steer:
+    steer = Steer(
+        at_step=args.steer_at,
+        image=_read_image(args.steer_image, "steer image", "RGB") if args.steer_image else None,
+        mask=_read_image(args.steer_mask, "steer mask", "L") if args.steer_mask else None,
+        prompt=args.steer_prompt,
+        guidance_scale=args.steer_cfg,
+    )
+    if not steer.changes_anything:
+        raise RequestError("--steer-at needs what to change: --steer-image, --steer-prompt or --steer-cfg")
+    return steer
+
+
 def output_paths(out: Path | None, seeds: tuple[int, ...]) -> list[Path]:
     if out is None:
         return [Path(f"studio-{seed}.png") for seed in seeds]
@@ -102,6 +123,7 @@ def output_paths(out: Path | None, seeds: tuple[int, ...]) -> list[Path]:
 def run_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # comes with huggingface_hub; a well-kept progress bar
 
+    from studio.engine.control import RunControl
     from studio.engine.engine import Engine
     from studio.engine.metadata import save_png
 
@@ -135,15 +157,29 @@ def run_generate(args: argparse.Namespace) -> int:
             preview = Image.fromarray(event.preview)
             preview.save(args.previews / f"image{event.image_index:02d}-step{event.step:03d}.png")
 
+    paths = output_paths(args.out, tuple(request.seed_of(i) for i in range(request.batch_count)))
+    control = RunControl()  # --x0-at pauses there, writes the picture and carries on unchanged
+
+    def on_step_and_pause(event: StepEvent) -> None:
+        on_step(event)
+        if event.step == args.x0_at and not event.refining:
+            control.pause()
+
+    def on_pause(event: PausedEvent) -> None:
+        path = paths[event.image_index]
+        picture_path = path.with_name(f"{path.stem}-x0-step{event.step}.png")
+        picture_path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(event.picture).save(picture_path)
+        tqdm.write(f"{picture_path}  the guess of the finished picture after step {event.step}")
+        control.resume()
+
     try:
-        result = engine.generate(request, on_step=on_step)
+        result = engine.generate(request, on_step=on_step_and_pause, control=control, on_pause=on_pause)
     finally:
         progress.close()
-    for path, image, seed in zip(
-        output_paths(args.out, result.seeds), result.images, result.seeds, strict=True
-    ):
+    for path, image, seed in zip(paths, result.images, result.seeds, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_png(path, image, request, seed, result)
+        save_png(path, image, result.request, seed, result)
         print(f"{path}  seed {seed}")
     print(f"{len(result.images)} image(s) in {result.elapsed_s:.1f} s", file=sys.stderr)
     return 0

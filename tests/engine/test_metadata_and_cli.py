@@ -182,6 +182,26 @@ def test_generate_from_a_png_repeats_its_inpainting_run_exactly(tiny_model_dir, 
     assert "Generated at: 72x56" in read_png_metadata(tmp_path / "again.png")["parameters"]
 
 
+def test_the_command_line_steers_from_the_step_k_picture_and_from_repeats_it(tiny_model_dir, tmp_path):
+    run = ("--prompt", "a lake", "--model", str(tiny_model_dir), "--steps", "5", "--seed", "2")
+    done = _cli("generate", *run, "--x0-at", "2", "--out", "plain.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Image.open(tmp_path / "plain-x0-step2.png") as guess:
+        edited = np.array(guess.convert("RGB"))
+    edited[10:30, 5:25] = (250, 220, 40)  # a yellow sun painted on the step-2 picture
+    Image.fromarray(edited).save(tmp_path / "edit.png")
+    steer = ("--steer-at", "2", "--steer-image", "edit.png", "--steer-prompt", "a sunny day")
+    assert _cli("generate", *run, *steer, "--out", "steered.png", cwd=tmp_path).returncode == 0
+    (tmp_path / "edit.png").unlink()  # the steered file carries its edit
+    assert _cli("generate", "--from", "steered.png", "--out", "again.png", cwd=tmp_path).returncode == 0
+    names = ("plain", "steered", "again")
+    pixels = {name: np.asarray(Image.open(tmp_path / f"{name}.png")) for name in names}
+    assert np.array_equal(pixels["steered"], pixels["again"])
+    assert not np.array_equal(pixels["steered"], pixels["plain"])
+    steers = read_png_metadata(tmp_path / "steered.png")["request"]["steers"]
+    assert [(steer["at_step"], steer["prompt"]) for steer in steers] == [(2, "a sunny day")]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -190,6 +210,8 @@ def test_generate_from_a_png_repeats_its_inpainting_run_exactly(tiny_model_dir, 
         (("generate", "--prompt", "x", "--steps", "0", "--model", "{tiny}"), "steps must be"),
         (("generate", "--prompt", "x", "--init", "missing.png", "--model", "{tiny}"), "not found"),
         (("generate", "--prompt", "x", "--mask", "m.png", "--model", "{tiny}"), "not found"),
+        (("generate", "--prompt", "x", "--steer-prompt", "y", "--model", "{tiny}"), "need --steer-at K"),
+        (("generate", "--prompt", "x", "--steer-at", "2", "--model", "{tiny}"), "needs what to change"),
     ],
 )
 def test_bad_arguments_end_in_one_line(tiny_model_dir, tmp_path, args, message):
