@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from PIL import Image
 
 from studio.engine import images
 from studio.engine.request import RequestError, Steer
@@ -37,7 +38,8 @@ def changed_region(steer: Steer, shown: np.ndarray) -> np.ndarray:
 def encode(pipe, picture: np.ndarray, grid: int) -> torch.Tensor:
     """The VAE's mean latent of an RGB picture (padded to the grid), scaled as the pipelines scale it."""
     vae = pipe.vae
-    tensor = pipe.image_processor.preprocess(images.pad_to_multiple(picture, grid))
+    # As a PIL image: the processor scales those to [-1, 1] (a uint8 array it would not divide by 255).
+    tensor = pipe.image_processor.preprocess(Image.fromarray(images.pad_to_multiple(picture, grid)))
     tensor = tensor.to(device=vae.device, dtype=vae.dtype)
     mean = vae.encode(tensor).latent_dist.mean
     shift = getattr(vae.config, "shift_factor", None) or 0.0

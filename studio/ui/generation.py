@@ -2,13 +2,25 @@
 
 Also live painting: while on, each finished edit (debounced) starts a short image-to-image run,
 cancelling any run still going; its result shows beside the canvas instead of replacing the sketch.
+
+And pause, paint, resume: a paused run puts the model's current guess of the finished picture on the
+canvas (one undo step); the person paints on it, may change the prompt or guidance, and Resume sends
+the canvas back as a Steer, which the engine applies where the picture changed.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from studio.engine.request import GenerationRequest, GenerationResult, ModelInfo, RequestError, StepEvent
+from studio.engine.request import (
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    PausedEvent,
+    RequestError,
+    Steer,
+    StepEvent,
+)
 from studio.engine.resolution import plan_sizes
 from studio.ui.canvas import CanvasView
 from studio.ui.image_convert import alpha8_from_array, qimage_from_rgb
@@ -33,6 +45,7 @@ class GenerationController(QObject):
     status_changed = Signal(str)
     error = Signal(str)
     running_changed = Signal(bool)
+    paused_changed = Signal(bool)
 
     def __init__(
         self,
@@ -57,11 +70,13 @@ class GenerationController(QObject):
         self._preview_region = None
         self._preview_mask = None
         self._run_active = False  # between run_started and its end; model-loading failures have none
+        self.paused_at: PausedEvent | None = None  # the pause the canvas shows, while a run waits
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
         self.live_timer.timeout.connect(self.start_live_run)
         service.model_ready.connect(lambda info: setattr(self, "model_info", info))
         service.run_started.connect(self._on_run_started)
         service.step.connect(self._on_step)
+        service.paused.connect(self._on_paused)
         service.finished.connect(self._on_finished)
         service.cancelled.connect(self._on_cancelled)
         service.failed.connect(self._on_failed)
@@ -81,6 +96,9 @@ class GenerationController(QObject):
         While a full run is going this does nothing: a second Ctrl+Enter must not throw away a run
         (Esc cancels). A live-painting run, though, simply gives way.
         """
+        if self.paused_at is not None:
+            self.status_changed.emit("A run is paused: Ctrl+P resumes it, Esc cancels it")
+            return False
         if self.service.busy and not self._is_live(self.active_request):
             self.status_changed.emit("A run is going: Esc cancels it")
             return False
@@ -88,6 +106,40 @@ class GenerationController(QObject):
 
     def start_live_run(self) -> bool:
         return self._submit(live=True)
+
+    def toggle_pause(self) -> None:
+        """Ctrl+P: pause the run going (after its current step), or resume the paused one."""
+        if self.paused_at is not None:
+            self.resume()
+        elif self.service.busy and self._run_active and not self._is_live(self.active_request):
+            self.service.pause()
+            self.status_changed.emit("Pausing after this step…")
+
+    def resume(self) -> None:
+        """Carry on from the paused step with what is on the canvas and in the prompt now."""
+        paused = self.paused_at
+        if paused is None:
+            return
+        if self.document.flattened_rgb().shape != paused.picture.shape:
+            self.error.emit("The canvas size changed while paused: undo the resize (Ctrl+Z) to resume.")
+            return
+        steer = Steer(
+            paused.step,
+            image=self.document.flattened_rgb(),
+            mask=None if self.document.mask_is_empty() else self.document.mask_array(),
+            prompt=self.parameters.prompt.strip(),
+            negative_prompt=self.parameters.negative_prompt.strip(),
+            guidance_scale=float(self.parameters.guidance_scale),
+        )  # the engine keeps only what differs from the paused run
+        self._set_paused(None)
+        self.service.resume(steer)
+        self.status_changed.emit(f"Resumed from step {paused.step}")
+
+    def _set_paused(self, event: PausedEvent | None) -> None:
+        was_paused = self.paused_at is not None
+        self.paused_at = event
+        if was_paused != (event is not None):
+            self.paused_changed.emit(event is not None)
 
     def cancel(self) -> None:
         self.live_timer.stop()
@@ -122,8 +174,8 @@ class GenerationController(QObject):
             self.live_timer.stop()
 
     def _on_history_changed(self, index: int) -> None:
-        if not self.parameters.live_painting:
-            return
+        if not self.parameters.live_painting or self.paused_at is not None:
+            return  # strokes on a paused picture steer that run, not a live one
         command = self.document.undo_stack.command(index - 1) if index > 0 else None
         if command is not None and command.text() in NOT_A_SKETCH_EDIT:
             return
@@ -167,8 +219,18 @@ class GenerationController(QObject):
             else:
                 self.canvas.set_preview(preview, self._preview_region, self._preview_mask)
 
+    def _on_paused(self, event: PausedEvent) -> None:
+        self.canvas.set_preview(None)
+        # The guess lands as one undo step; what the person paints on it is what Resume sends.
+        self.document.put_picture(event.picture, f"Paused at step {event.step}")
+        self._set_paused(event)
+        text = f"Paused at step {event.step} of {event.total_steps}"
+        self.progress_changed.emit(event.step / max(1, event.total_steps), text)
+        self.status_changed.emit(f"{text}: paint on it, change the prompt if you like, Ctrl+P resumes")
+
     def _on_finished(self, result: GenerationResult) -> None:
         self._run_active = False
+        self._set_paused(None)
         self.canvas.set_preview(None)
         self.last_result = result
         self.results.set_images(result.images, result.seeds)
@@ -190,9 +252,14 @@ class GenerationController(QObject):
         self._run_active = False
         self.canvas.set_preview(None)
         self.progress_changed.emit(0.0, "Cancelled")
-        self.status_changed.emit("Cancelled: the canvas is as it was")
+        if self.paused_at is not None:
+            self._set_paused(None)
+            self.status_changed.emit("Cancelled while paused: the paused picture stays (Ctrl+Z removes it)")
+        else:
+            self.status_changed.emit("Cancelled: the canvas is as it was")
 
     def _on_failed(self, message: str) -> None:
+        self._set_paused(None)
         if self._run_active:
             self._run_active = False
             self.canvas.set_preview(None)

@@ -132,6 +132,11 @@ class Document(QObject):
         self.set_last_result(image)
         self.replace_region(self.paint, region.topLeft(), image.convertToFormat(PAINT_FORMAT), "Result")
 
+    def put_picture(self, rgb: np.ndarray, text: str) -> None:
+        """A canvas-sized picture on the paint layer as one undo step (a paused run's guess)."""
+        picture = qimage_from_rgb(rgb).convertToFormat(PAINT_FORMAT)
+        self.replace_region(self.paint, QPoint(0, 0), picture, text)
+
     def set_last_result(self, image: QImage | None) -> None:
         self.last_result = image
         self.last_result_changed.emit(image)

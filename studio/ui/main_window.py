@@ -181,6 +181,9 @@ class MainWindow(QMainWindow):
         self.clear_action = self._action("Clear canvas", ["Ctrl+Backspace"], self.document.clear_paint)
         self.generate_action = self._action("Generate", ["Ctrl+Return", "Ctrl+Enter"], self.generate)
         self.cancel_action = self._action("Cancel", ["Esc"], self.cancel_generation)
+        self.pause_action = self._action(
+            "Pause / resume", ["Ctrl+P"], lambda: self.generation.toggle_pause()
+        )
         self.fit_action = self._action("Fit to window", ["F", "Ctrl+0"], self.canvas.fit)
         self.actual_size_action = self._action("Actual pixels", ["Ctrl+1"], self.canvas.set_actual_size)
         self.zoom_in_action = self._action("Zoom in", ["Ctrl++", "Ctrl+="], lambda: self.canvas.zoom_by(1.25))
@@ -257,6 +260,7 @@ class MainWindow(QMainWindow):
         tools_menu.addAction(self.larger_brush_action)
         run_menu = self.menuBar().addMenu("&Generate")
         run_menu.addAction(self.generate_action)
+        run_menu.addAction(self.pause_action)
         run_menu.addAction(self.cancel_action)
 
     def _create_status_bar(self) -> None:
@@ -271,6 +275,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.prompt_panel.generate_requested.connect(self.generate)
         self.prompt_panel.cancel_requested.connect(self.cancel_generation)
+        self.prompt_panel.pause_requested.connect(self.generation.toggle_pause)
+        self.generation.paused_changed.connect(self.prompt_panel.set_paused)
         self.generation.running_changed.connect(self.prompt_panel.set_running)
         self.generation.running_changed.connect(lambda _running: self._update_title())
         self.generation.progress_changed.connect(self._show_progress)

@@ -2,14 +2,14 @@
 
 The engine module (and with it torch) is imported inside the worker thread on first use, so the
 window is on screen long before torch is. Only plain data crosses threads: the frozen request goes
-in; ModelInfo, StepEvent (numpy previews), GenerationResult and message strings come back. Cancel is
-a threading.Event per run, set straight from the GUI thread and read by the engine's should_stop.
+in; ModelInfo, StepEvent (numpy previews), PausedEvent, GenerationResult and message strings come
+back. Cancel, pause and resume go through a RunControl per run, set straight from the GUI thread and
+read by the engine between steps (a paused run waits in the worker thread until it is resumed).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import traceback
 import weakref
 from collections.abc import Callable
@@ -17,13 +17,16 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from studio.engine.control import RunControl
 from studio.engine.request import (
     Cancelled,
     EngineError,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
+    PausedEvent,
     RequestError,
+    Steer,
     StepEvent,
 )
 
@@ -40,6 +43,8 @@ class EngineLike(Protocol):
         request: GenerationRequest,
         on_step: Callable[[StepEvent], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        control: RunControl | None = None,
+        on_pause: Callable[[PausedEvent], None] | None = None,
     ) -> GenerationResult: ...
 
 
@@ -67,6 +72,7 @@ class EngineWorker(QObject):
     model_ready = Signal(object)  # ModelInfo
     started = Signal(object)  # GenerationRequest
     step = Signal(object)  # StepEvent
+    paused = Signal(object)  # PausedEvent: the run waits for resume or cancel
     finished = Signal(object)  # GenerationResult
     cancelled = Signal()
     failed = Signal(str)  # a message for the user
@@ -103,21 +109,23 @@ class EngineWorker(QObject):
             self.job_done.emit(job_id)
 
     @Slot(int, object, object)
-    def generate(self, job_id: int, request: GenerationRequest, cancel: threading.Event) -> None:
+    def generate(self, job_id: int, request: GenerationRequest, control: RunControl) -> None:
         self.job_started.emit(job_id)
         try:
-            if cancel.is_set():  # superseded while queued (live painting): skip without touching torch
+            if control.is_cancelled():  # superseded while queued (live painting): skip without torch
                 self.cancelled.emit()
                 return
             self.started.emit(request)
             self._ensure_model(request.model, request.precision.value, request.decode_precision.value)
 
             def on_step(event: StepEvent) -> None:
-                if not cancel.is_set():
+                if not control.is_cancelled():
                     self.step.emit(event)
 
-            result = self._engine.generate(request, on_step=on_step, should_stop=cancel.is_set)
-            if cancel.is_set():
+            result = self._engine.generate(
+                request, on_step=on_step, control=control, on_pause=self.paused.emit
+            )
+            if control.is_cancelled():
                 self.cancelled.emit()
             else:
                 self.finished.emit(result)
@@ -146,6 +154,7 @@ class EngineService(QObject):
     model_ready = Signal(object)
     run_started = Signal(object)  # GenerationRequest
     step = Signal(object)
+    paused = Signal(object)  # PausedEvent
     finished = Signal(object)
     cancelled = Signal()
     failed = Signal(str)
@@ -170,12 +179,13 @@ class EngineService(QObject):
         self._worker.job_started.connect(self._on_job_started)
         self._worker.started.connect(self._on_started)
         self._worker.step.connect(self._on_step)
+        self._worker.paused.connect(self._on_paused)
         self._worker.finished.connect(self._on_finished)
         self._worker.cancelled.connect(self._on_cancelled)
         self._worker.failed.connect(self._on_failed)
         self._worker.job_done.connect(self._on_job_done)
         self._next_job_id = 0
-        self._pending: dict[int, threading.Event | None] = {}  # queued or running jobs, in order
+        self._pending: dict[int, RunControl | None] = {}  # queued or running jobs, in order
         self._current_run: int | None = None  # the latest generate job: the only one the UI hears of
         self._running_job: int | None = None  # the job the worker is executing now
         self._busy = False
@@ -192,9 +202,9 @@ class EngineService(QObject):
             self._busy = busy
             self.busy_changed.emit(busy)
 
-    def _new_job(self, cancel: threading.Event | None) -> int:
+    def _new_job(self, control: RunControl | None) -> int:
         self._next_job_id += 1
-        self._pending[self._next_job_id] = cancel
+        self._pending[self._next_job_id] = control
         return self._next_job_id
 
     def load_model(self, source: str, precision: str = "auto") -> None:
@@ -203,16 +213,31 @@ class EngineService(QObject):
     def submit(self, request: GenerationRequest) -> None:
         """Start a run, cancelling any run still queued or going."""
         self.cancel()
-        cancel = threading.Event()
-        job_id = self._new_job(cancel)
+        control = RunControl()
+        job_id = self._new_job(control)
         self._current_run = job_id
         self._set_busy(True)
-        self._generate_requested.emit(job_id, request, cancel)
+        self._generate_requested.emit(job_id, request, control)
 
     def cancel(self) -> None:
-        for event in self._pending.values():
-            if event is not None:
-                event.set()
+        for control in self._pending.values():
+            if control is not None:
+                control.cancel()
+
+    def _current_control(self) -> RunControl | None:
+        return self._pending.get(self._current_run) if self._current_run is not None else None
+
+    def pause(self) -> None:
+        """The current run stops after its current step and `paused` arrives with its picture."""
+        control = self._current_control()
+        if control is not None:
+            control.pause()
+
+    def resume(self, steer: Steer | None = None) -> None:
+        """A paused run carries on, changed by `steer` (None: exactly as it would have)."""
+        control = self._current_control()
+        if control is not None:
+            control.resume(steer)
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Cancel everything and stop the thread; True when it stopped in time."""
@@ -235,16 +260,23 @@ class EngineService(QObject):
             self.run_started.emit(request)
 
     def _on_step(self, event: StepEvent) -> None:
-        cancel = self._pending.get(self._running_job) if self._running_job else None
-        if self._is_current() and cancel is not None and not cancel.is_set():
+        control = self._pending.get(self._running_job) if self._running_job else None
+        if self._is_current() and control is not None and not control.is_cancelled():
             self.step.emit(event)
+
+    def _on_paused(self, event: PausedEvent) -> None:
+        control = self._pending.get(self._running_job) if self._running_job else None
+        if self._is_current() and control is not None and not control.is_cancelled():
+            self.paused.emit(event)
+        elif control is not None:
+            control.resume()  # nobody is listening any more: never leave the worker waiting
 
     def _on_finished(self, result: GenerationResult) -> None:
         if not self._is_current():
             return
         # The user may have pressed Cancel after the worker finished but before this arrived: honour it.
-        cancel = self._pending.get(self._running_job)
-        if cancel is not None and cancel.is_set():
+        control = self._pending.get(self._running_job)
+        if control is not None and control.is_cancelled():
             self.cancelled.emit()
         else:
             self.finished.emit(result)

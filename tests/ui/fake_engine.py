@@ -8,12 +8,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from studio.engine.control import RunControl
 from studio.engine.request import (
     Cancelled,
     EngineError,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
+    PausedEvent,
+    Steer,
     StepEvent,
 )
 
@@ -26,6 +29,7 @@ class FakeEngine:
         self.loaded: list[str] = []
         self.requests: list[GenerationRequest] = []
         self.step_gate: threading.Event | None = None  # when set by a test, each step waits for it
+        self.steers: list[Steer | None] = []  # what each resume brought
 
     def load_model(self, source: str, precision: str = "auto", decode_precision: str = "auto") -> ModelInfo:
         if source.startswith("missing"):
@@ -45,7 +49,12 @@ class FakeEngine:
         request: GenerationRequest,
         on_step: Callable[[StepEvent], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        control: RunControl | None = None,
+        on_pause: Callable[[PausedEvent], None] | None = None,
     ) -> GenerationResult:
+        """Pauses like the engine: after the step where the control asks, with a flat picture."""
+        if should_stop is None and control is not None:
+            should_stop = control.is_cancelled
         self.requests.append(request)
         if self.fail_with:
             raise EngineError(self.fail_with)
@@ -64,6 +73,13 @@ class FakeEngine:
                     on_step(StepEvent(index, request.batch_count, step, request.steps, 1000.0 - step,
                                       float(request.steps - step), np.full((16, 16, 3), shade, np.uint8),
                                       time.perf_counter() - started))
+                if control is not None and control.pause_requested():
+                    picture = np.full((height, width, 3), (90, 140, 220), np.uint8)
+                    on_pause(PausedEvent(index, step, request.steps, picture, request.prompt,
+                                         request.negative_prompt, request.guidance_scale))
+                    self.steers.append(control.wait_for_resume())
+                    if control.is_cancelled():
+                        raise Cancelled()
             seed = request.seed_of(index)
             images.append(np.full((height, width, 3), (seed % 200, 40, 90), np.uint8))
             seeds.append(seed)

@@ -324,7 +324,8 @@ def test_a_stop_signal_while_the_save_question_is_open_still_closes(window, qtbo
         # SIGTERM arrives while the question waits for an answer (its event loop is running).
         QTimer.singleShot(0, lambda: close_without_asking(window))
         # Without a fix the question would wait for ever; this fails the test instead of hanging it.
-        QTimer.singleShot(3000, lambda: left_open.append(True) or question.reject())
+        # With the question as context: the timer goes with it, and cannot fire in a later test.
+        QTimer.singleShot(3000, question, lambda: left_open.append(True) or question.reject())
         question.exec()
         clicked = question.clickedButton()
         return button.Cancel if clicked is None else question.standardButton(clicked)

@@ -233,3 +233,51 @@ def test_the_status_bar_says_at_which_size_the_model_runs(window, qtbot, fake_en
         window.generate_action.trigger()
     assert "Generating at 72x56, shown at 128x96" in messages
     assert fake_engine.requests[-1].resolution.value == "native"
+
+
+def _run_until_paused(window, qtbot, fake_engine):
+    window.parameters.steps = 200
+    fake_engine.step_seconds = 0.005
+    with qtbot.waitSignal(window.service.step, timeout=TIMEOUT_MS):
+        window.generate_action.trigger()
+    with qtbot.waitSignal(window.service.paused, timeout=TIMEOUT_MS) as paused:
+        window.pause_action.trigger()
+    return paused.args[0]
+
+
+def test_pause_shows_the_picture_so_far_and_resume_sends_what_was_painted_on_it(
+    window, qtbot, fake_engine
+) -> None:
+    event = _run_until_paused(window, qtbot, fake_engine)
+    assert window.prompt_panel.pause_button.text().startswith("Resume")
+    assert np.array_equal(window.document.flattened_rgb(), event.picture)  # the guess, on the canvas
+    assert window.document.undo_stack.command(window.document.undo_stack.index() - 1).text() == (
+        f"Paused at step {event.step}"
+    )
+    assert window.windowTitle().startswith(f"Paused at step {event.step} of 200")
+    window.generate_action.trigger()  # a paused run is not thrown away by a second Generate
+    assert len(fake_engine.requests) == 1
+    _paint_a_stroke(window)
+    window.parameters.prompt = "a starry night"
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        window.pause_action.trigger()  # Ctrl+P again resumes
+    steer = fake_engine.steers[-1]
+    assert steer.at_step == event.step and steer.prompt == "a starry night"
+    assert not np.array_equal(steer.image, event.picture)  # the stroke went with it
+    assert window.prompt_panel.pause_button.text().startswith("Pause")
+    assert not window.service.busy
+
+
+def test_cancel_while_paused_ends_the_run_and_keeps_the_paused_picture_undoable(
+    window, qtbot, fake_engine
+) -> None:
+    before = window.document.flattened_rgb()
+    event = _run_until_paused(window, qtbot, fake_engine)
+    assert window._unsaved  # closing now would ask, like any unsaved work
+    with qtbot.waitSignal(window.service.cancelled, timeout=TIMEOUT_MS):
+        window.cancel_action.trigger()
+    qtbot.waitUntil(lambda: not window.service.busy)
+    assert window.generation.paused_at is None
+    assert np.array_equal(window.document.flattened_rgb(), event.picture)
+    window.undo_action.trigger()
+    assert np.array_equal(window.document.flattened_rgb(), before)
