@@ -295,6 +295,7 @@ class MainWindow(QMainWindow):
         self.parameters.width_changed.connect(self._on_size_chosen)
         self.parameters.height_changed.connect(self._on_size_chosen)
         self.document.size_changed.connect(self._on_document_resized)
+        self.document.size_changed.connect(lambda _size: self._show_pointer(-1, -1))  # the size it shows
         self.canvas.pointer_moved.connect(self._show_pointer)
         # A bound method, not a lambda: Qt drops the connection when the window goes, and the stack
         # announces "clean" once more while it is being destroyed.
