@@ -190,3 +190,20 @@ def test_noise_level_reaches_zero_in_every_mode(engine, request_for, mode, sched
 def test_samplers_with_fresh_noise_make_the_same_pixels_again_from_the_seed(engine, request_for, scheduler):
     request = request_for(scheduler=scheduler, seed=9)
     assert np.array_equal(engine.generate(request).images[0], engine.generate(request).images[0])
+
+
+@pytest.mark.parametrize("scheduler", ["ddim", "euler a", "dpm++ 2m", "lcm"])
+@pytest.mark.parametrize("mode", [Mode.IMAGE_TO_IMAGE, Mode.INPAINT])
+def test_the_last_step_of_every_mode_reports_no_noise_left(engine, request_for, mode, scheduler):
+    """Image-to-image and inpainting start part-way down the schedule; their noise level must still
+    fall to 0 at their last step, not stop at the uncut schedule's level."""
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 16:48] = 255
+    events = []
+    engine.generate(
+        request_for(mode=mode, init_image=_picture(64, 64), mask=mask if mode is Mode.INPAINT else None,
+                    strength=0.6, steps=10, scheduler=scheduler),
+        on_step=events.append,
+    )
+    levels = [event.noise_level for event in events]
+    assert levels[-1] == 0.0 and all(a > b for a, b in zip(levels, levels[1:-1], strict=False))

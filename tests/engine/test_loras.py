@@ -26,10 +26,8 @@ def lora_files(tiny_model_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir) -> Engine:
-    engine = Engine(device="cpu")
-    engine.load_model(str(tiny_model_dir), "fp32", "fp32")
-    return engine
+def engine(fp32_engine) -> Engine:
+    return fp32_engine
 
 
 @pytest.fixture

@@ -14,10 +14,8 @@ NATIVE = 64  # the tiny test model: 8x8 latents, 8x VAE
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir) -> Engine:
-    engine = Engine(device="cpu")
-    engine.load_model(str(tiny_model_dir), "fp32", "fp32")
-    return engine
+def engine(fp32_engine) -> Engine:
+    return fp32_engine
 
 
 @pytest.fixture

@@ -17,10 +17,8 @@ from studio.engine.request import Cancelled, GenerationRequest, Mode, PausedEven
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir) -> Engine:
-    engine = Engine(device="cpu")
-    engine.load_model(str(tiny_model_dir), "fp32", "fp32")
-    return engine
+def engine(fp32_engine) -> Engine:
+    return fp32_engine
 
 
 def _picture(width: int, height: int, seed: int = 0) -> np.ndarray:
