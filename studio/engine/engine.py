@@ -39,6 +39,7 @@ from studio.engine.request import (
     Precision,
     PreviewKind,
     PreviewMethod,
+    Schedule,
     Steer,
     StepEvent,
 )
@@ -311,6 +312,9 @@ class Engine:
                         preview=self._preview(model, request, callback_kwargs["latents"], recorder),
                         elapsed_s=time.perf_counter() - step_started,
                         refining=stage.refining,
+                        latent_std=float(callback_kwargs["latents"].float().std()),
+                        predicted_noise_std=recorder.model_output_std,
+                        schedule=_schedule_of(pipe) if step_index == 0 else None,
                     )
                 )
             if not stage.refining:  # steers belong to the first pass, whose steps the person watched
@@ -488,12 +492,16 @@ class _PredictionRecorder:
 
     def __init__(self, scheduler) -> None:
         self.predicted_clean: torch.Tensor | None = None
+        self.model_output_std = 0.0  # the size of the (guided) UNet prediction of the latest step
         original_step = scheduler.step
 
         # functools.wraps keeps step's signature visible: the pipelines pass `generator` (the seeded
         # noise of DDPM and Euler a) only to a step whose signature names it.
         @functools.wraps(original_step)
         def recording_step(*args, **kwargs):
+            model_output = kwargs.get("model_output", args[0] if args else None)
+            if isinstance(model_output, torch.Tensor):
+                self.model_output_std = float(model_output.float().std())
             output = original_step(*args, **kwargs)
             values = output if isinstance(output, tuple) else tuple(output.values())
             if len(values) > 1 and isinstance(values[1], torch.Tensor):
@@ -503,6 +511,22 @@ class _PredictionRecorder:
             return output
 
         scheduler.step = recording_step
+
+
+def _schedule_of(pipe) -> Schedule | None:
+    """The timesteps this pass runs (the last num_timesteps of the scheduler's: a strength cut drops
+    the first ones) with their alpha-bar, sigma and SNR from the scheduler's own alphas_cumprod."""
+    alphas_cumprod = getattr(pipe.scheduler, "alphas_cumprod", None)
+    if alphas_cumprod is None:
+        return None
+    timesteps = pipe.scheduler.timesteps[-pipe.num_timesteps :].cpu()
+    alpha_bar = alphas_cumprod.cpu()[timesteps.long()].double().numpy()
+    return Schedule(
+        timesteps=timesteps.double().numpy(),
+        alpha_bar=alpha_bar,
+        sigma=np.sqrt((1.0 - alpha_bar) / alpha_bar),
+        snr=alpha_bar / (1.0 - alpha_bar),
+    )
 
 
 def _noise_level_after(scheduler, timestep) -> float:

@@ -252,6 +252,16 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, eq=False)
+class Schedule:
+    """The noise schedule a run walks, one entry per step it runs (image-to-image: after the cut)."""
+
+    timesteps: np.ndarray  # the model's timestep at each step
+    alpha_bar: np.ndarray  # how much of x0 survives there, squared: x_t = sqrt(ab) x0 + sqrt(1 - ab) noise
+    sigma: np.ndarray  # noise level in units of the clean signal: sqrt((1 - ab) / ab)
+    snr: np.ndarray  # signal-to-noise ratio: ab / (1 - ab)
+
+
+@dataclass(frozen=True, eq=False)
 class StepEvent:
     """Sent after every denoising step."""
 
@@ -264,6 +274,9 @@ class StepEvent:
     preview: np.ndarray | None  # H x W x 3 uint8 RGB (latent size or full size), None when off
     elapsed_s: float
     refining: bool = False  # a step of the second pass at the output size (see engine.resolution)
+    latent_std: float = 0.0  # spread of x_t after the step
+    predicted_noise_std: float = 0.0  # size of what the UNet predicted (guided), this step
+    schedule: Schedule | None = None  # on the first step of each pass: the schedule it walks
 
 
 @dataclass(frozen=True, eq=False)

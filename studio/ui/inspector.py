@@ -1,7 +1,14 @@
-"""A live plot of the noise level after each step (pyqtgraph), filled from one preallocated buffer.
+"""What the diffusion process does while it does it, in three pyqtgraph plots filled from preallocated
+buffers (setData per step; no plot is rebuilt during a run):
 
-pyqtgraph takes most of a second to import, so the plot is built only when the user first looks at it;
-until then the buffer fills all the same.
+1. the schedule the run walks: alpha-bar and the noise level sigma per step, with a marker on the
+   current step;
+2. per step, as the events arrive: the noise level left, the spread of x_t and the size of the
+   UNet's prediction;
+3. the time each step took.
+
+pyqtgraph takes most of a second to import, so the plots are built only when the user first looks
+at them; until then the buffers fill all the same.
 """
 
 from __future__ import annotations
@@ -13,74 +20,120 @@ from PySide6.QtCore import QSize
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from studio.engine.request import StepEvent
+from studio.engine.request import Schedule, StepEvent
+
+# name: (plot row, colour, label)
+CURVES = {
+    "alpha_bar": (0, "#f0b429", "ᾱ (signal kept²)"),
+    "sigma": (0, "#4aa3ff", "σ of the schedule"),
+    "noise": (1, "#4aa3ff", "σ left after the step"),
+    "latent_std": (1, "#7bd389", "spread of x_t"),
+    "predicted": (1, "#e86f6f", "size of the prediction"),
+    "step_ms": (2, "#b794f4", "ms per step"),
+}
+ROW_TITLES = ("Schedule", "Per step", "Step time")
 
 
 class NoiseInspector(QWidget):
-    """Noise level (sigma) per step of the current image."""
+    """The schedule and per-step figures of the current image."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self._placeholder = QLabel("Noise level per step appears here during a run.")
+        self._placeholder = QLabel("The schedule and per-step figures appear here during a run.")
         self._layout.addWidget(self._placeholder)
-        self._curve: Any = None
-        self._plot: Any = None
+        self._view: Any = None
+        self._curves: dict[str, Any] = {}
+        self._marker: Any = None
         self._steps = np.zeros(0)
-        self._noise = np.zeros(0)
+        self._values = {name: np.zeros(0) for name in CURVES}
         self._count = 0
+        self._last_elapsed = 0.0
         self.setMinimumHeight(120)
 
     @property
     def built(self) -> bool:
-        return self._plot is not None
+        return self._view is not None
 
     def build(self) -> None:
         if self.built:
             return
         import pyqtgraph  # deferred: see the module docstring
 
-        self._plot = pyqtgraph.PlotWidget(background=None)
-        self._plot.setLabel("bottom", "step")
-        self._plot.setLabel("left", "noise level σ")
-        self._plot.showGrid(x=True, y=True, alpha=0.25)
-        self._plot.setMouseEnabled(x=False, y=False)
-        self._plot.hideButtons()
+        self._view = pyqtgraph.GraphicsLayoutWidget()
+        self._view.setBackground(None)
         # pyqtgraph asks for 640 px; in a side panel the canvas should keep the room.
-        self._plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self._curve = self._plot.plot(pen=pyqtgraph.mkPen("#4aa3ff", width=2), symbol="o", symbolSize=5,
-                                      symbolBrush="#4aa3ff")
-        self._layout.replaceWidget(self._placeholder, self._plot)
+        self._view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        plots = []
+        for row, title in enumerate(ROW_TITLES):
+            plot = self._view.addPlot(row=row, col=0, title=title)
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
+            plot.addLegend(offset=(-4, 4), labelTextSize="7pt")
+            plots.append(plot)
+        plots[0].setLogMode(y=True)  # alpha-bar (0-1) and sigma (up to ~15) on one axis
+        for plot in plots[1:]:
+            plot.setXLink(plots[0])
+        plots[-1].setLabel("bottom", "step")
+        for name, (row, colour, label) in CURVES.items():
+            self._curves[name] = plots[row].plot(pen=pyqtgraph.mkPen(colour, width=2), name=label)
+        self._marker = pyqtgraph.InfiniteLine(angle=90, pen=pyqtgraph.mkPen("#cccccc", width=1))
+        plots[0].addItem(self._marker)
+        self._layout.replaceWidget(self._placeholder, self._view)
         self._placeholder.deleteLater()
-        if len(self._steps):
-            self._plot.setXRange(0, len(self._steps), padding=0.02)
-            self._curve.setData(self._steps[: self._count], self._noise[: self._count])
+        self._show()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.build()
 
     def sizeHint(self) -> QSize:
-        return QSize(260, 220)
+        return QSize(260, 320)
 
+    # ---- feeding ---------------------------------------------------------------------------------
     def start_run(self, total_steps: int) -> None:
         self._steps = np.arange(1, total_steps + 1, dtype=float)
-        self._noise = np.zeros(total_steps)
+        self._values = {name: np.full(total_steps, np.nan) for name in CURVES}
         self._count = 0
-        if self._curve is not None:
-            self._curve.setData([], [])
-            self._plot.setXRange(0, max(1, total_steps), padding=0.02)
+        self._last_elapsed = 0.0
+        self._show()
+
+    def set_schedule(self, schedule: Schedule) -> None:
+        self._values["alpha_bar"][: len(schedule.alpha_bar)] = schedule.alpha_bar[: len(self._steps)]
+        self._values["sigma"][: len(schedule.sigma)] = schedule.sigma[: len(self._steps)]
 
     def add_step(self, event: StepEvent) -> None:
         if event.total_steps != len(self._steps) or event.step == 1:
             self.start_run(event.total_steps)
+        if event.schedule is not None:
+            self.set_schedule(event.schedule)
         index = event.step - 1
-        self._noise[index] = event.noise_level
+        values = self._values
+        values["noise"][index] = event.noise_level
+        values["latent_std"][index] = event.latent_std
+        values["predicted"][index] = event.predicted_noise_std
+        values["step_ms"][index] = (event.elapsed_s - self._last_elapsed) * 1000.0
+        self._last_elapsed = event.elapsed_s
         self._count = max(self._count, event.step)
-        if self._curve is not None:
-            self._curve.setData(self._steps[: self._count], self._noise[: self._count])
+        self._show()
+
+    def _show(self) -> None:
+        if not self.built:
+            return
+        shown = {"alpha_bar": len(self._steps), "sigma": len(self._steps)}  # the whole schedule at once
+        for name, curve in self._curves.items():
+            count = shown.get(name, self._count)
+            curve.setData(self._steps[:count], self._values[name][:count], connect="finite")
+        self._marker.setValue(self._count)
+
+    # ---- read by tests -----------------------------------------------------------------------------
+    def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """What the named curve shows (x, y); the plots must be built."""
+        x, y = self._curves[name].getOriginalDataset()  # before the log axis transforms it
+        return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
 
     @property
-    def noise_levels(self) -> np.ndarray:
-        return self._noise[: self._count].copy()
+    def marker_step(self) -> float:
+        return float(self._marker.value())

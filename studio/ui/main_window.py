@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
 
         tabs = QTabWidget()
         tabs.addTab(self.result_panel, "Last result")
-        tabs.addTab(self.inspector, "Noise per step")
+        tabs.addTab(self.inspector, "Diffusion")
         tabs.addTab(QUndoView(self.document.undo_stack), "History")
         tabs.setMinimumHeight(260)
         self.info_tabs = tabs

@@ -207,3 +207,21 @@ def test_the_last_step_of_every_mode_reports_no_noise_left(engine, request_for, 
     )
     levels = [event.noise_level for event in events]
     assert levels[-1] == 0.0 and all(a > b for a, b in zip(levels, levels[1:-1], strict=False))
+
+
+@pytest.mark.parametrize("mode", [Mode.TEXT_TO_IMAGE, Mode.IMAGE_TO_IMAGE])
+def test_the_first_step_carries_the_schedule_the_run_walks(engine, request_for, mode):
+    from studio.engine.schedulers import make_scheduler
+
+    events = []
+    init = _picture(64, 64) if mode is Mode.IMAGE_TO_IMAGE else None
+    engine.generate(request_for(mode=mode, init_image=init, strength=0.5, steps=10, scheduler="ddim"),
+                    on_step=events.append)
+    scheduler = make_scheduler("ddim", engine._model.scheduler_config)
+    scheduler.set_timesteps(10)
+    expected = scheduler.timesteps[-len(events):].numpy()  # image-to-image: the strength cut
+    schedule = events[0].schedule
+    assert np.array_equal(schedule.timesteps, expected.astype(float))
+    assert np.allclose(schedule.alpha_bar, scheduler.alphas_cumprod[expected].double().numpy())
+    assert all(event.schedule is None for event in events[1:])
+    assert all(event.latent_std > 0 and event.predicted_noise_std > 0 for event in events)

@@ -1,0 +1,36 @@
+"""The inspector plots exactly what the events carry: the schedule, per-step figures, a step marker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.engine.request import Schedule, StepEvent
+from studio.ui.inspector import NoiseInspector
+
+
+def _event(step: int, total: int, schedule: Schedule | None = None) -> StepEvent:
+    return StepEvent(
+        0, 1, step, total, 1000.0 - step, float(total - step), None, 0.1 * step,
+        latent_std=1.0 + step, predicted_noise_std=0.5 * step, schedule=schedule,
+    )
+
+
+def test_the_schedule_and_step_curves_show_the_events_values(qtbot) -> None:
+    inspector = NoiseInspector()
+    qtbot.addWidget(inspector)
+    alpha_bar = np.array([0.1, 0.4, 0.9])
+    schedule = Schedule(np.array([800.0, 500.0, 100.0]), alpha_bar, np.sqrt((1 - alpha_bar) / alpha_bar),
+                        alpha_bar / (1 - alpha_bar))
+    inspector.add_step(_event(1, 3, schedule))  # before the plots exist: the buffers fill all the same
+    inspector.build()
+    inspector.add_step(_event(2, 3))
+    assert np.array_equal(inspector.curve_data("alpha_bar")[1], alpha_bar)
+    assert np.array_equal(inspector.curve_data("sigma")[1], schedule.sigma)
+    steps, noise = inspector.curve_data("noise")
+    assert steps.tolist() == [1, 2] and noise.tolist() == [2.0, 1.0]
+    assert inspector.curve_data("latent_std")[1].tolist() == [2.0, 3.0]
+    assert inspector.curve_data("step_ms")[1] == pytest.approx([100.0, 100.0])
+    assert inspector.marker_step == 2
+    inspector.start_run(5)  # a new run clears the per-step curves
+    assert len(inspector.curve_data("noise")[0]) == 0
