@@ -5,7 +5,10 @@ worker, and runs one generation with previews painted over a 512x512 canvas. The
 with the app idle gives the machine's own noise (other processes on a shared CPU) for comparison.
 "GUI CPU per beat" is the GUI thread's own CPU time between two beats: what this app costs it.
 
-    python benchmarks/gui_responsiveness.py [--model PATH] [--steps 30] [--size 512]
+    python benchmarks/gui_responsiveness.py [--model PATH] [--steps 30] [--size 512] [--inspector]
+
+--inspector shows the Diffusion tab during the run (its plots drawn at every step), so that a
+run with it open can be compared with one without.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def main() -> None:
     parser.add_argument("--model", help="model source (default: a tiny random-weight model)")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--inspector", action="store_true", help="the Diffusion tab open during the run")
     options = parser.parse_args()
 
     from PySide6.QtCore import QEventLoop, QTimer
@@ -59,6 +63,7 @@ def main() -> None:
     wait(window.service.model_ready)
     window.parameters.width = window.parameters.height = options.size
     window.parameters.steps = options.steps
+    window.info_tabs.setCurrentWidget(window.inspector if options.inspector else window.result_panel)
 
     def heartbeat(until_signal=None, seconds: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         wall, cpu = [], []
@@ -84,7 +89,8 @@ def main() -> None:
     window.close()
 
     print(f"canvas {options.size}x{options.size}, {options.steps} steps, {previews} previews painted, "
-          f"run {run_seconds:.1f} s, platform {app.platformName()}, cpus {os.cpu_count()}")
+          f"run {run_seconds:.2f} s, Diffusion tab {'open' if options.inspector else 'closed'}, "
+          f"platform {app.platformName()}, cpus {os.cpu_count()}")
     print("| heartbeat (2 ms) | beats | wall max | wall p99 | wall median | GUI CPU per beat, max |")
     print("|---|---|---|---|---|---|")
     for label, wall, cpu in (("during the run", run_wall, run_cpu), ("app idle", idle_wall, idle_cpu)):

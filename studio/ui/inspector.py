@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -32,6 +32,9 @@ CURVES = {
     "step_ms": (2, "#b794f4", "ms per step"),
 }
 ROW_TITLES = ("Schedule", "Per step", "Step time")
+# Steps of a small model come every 25 ms; drawing the plots that often would cost the GUI thread
+# (and on a 2-core machine the run) more than the figures are worth. Redraw at most this often.
+REDRAW_INTERVAL_MS = 500
 
 
 class NoiseInspector(QWidget):
@@ -49,7 +52,10 @@ class NoiseInspector(QWidget):
         self._steps = np.zeros(0)
         self._values = {name: np.zeros(0) for name in CURVES}
         self._count = 0
+        self._schedule_count = 0
         self._last_elapsed = 0.0
+        self._redraw = QTimer(self, singleShot=True, interval=REDRAW_INTERVAL_MS)
+        self._redraw.timeout.connect(self._show)
         self.setMinimumHeight(120)
 
     @property
@@ -67,11 +73,16 @@ class NoiseInspector(QWidget):
         self._view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         plots = []
         for row, title in enumerate(ROW_TITLES):
-            plot = self._view.addPlot(row=row, col=0, title=title)
+            # The title names the curves in their colours: a legend box costs more to draw.
+            names = " ".join(
+                f"<span style='color:{colour}'>{label}</span>"
+                for curve_row, colour, label in CURVES.values() if curve_row == row
+            )
+            plot = self._view.addPlot(row=row, col=0, title=f"{title}: {names}")
+            plot.titleLabel.setMaximumHeight(16)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
-            plot.addLegend(offset=(-4, 4), labelTextSize="7pt")
             plots.append(plot)
         plots[0].setLogMode(y=True)  # alpha-bar (0-1) and sigma (up to ~15) on one axis
         for plot in plots[1:]:
@@ -88,6 +99,7 @@ class NoiseInspector(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.build()
+        self._show()
 
     def sizeHint(self) -> QSize:
         return QSize(260, 320)
@@ -95,14 +107,17 @@ class NoiseInspector(QWidget):
     # ---- feeding ---------------------------------------------------------------------------------
     def start_run(self, total_steps: int) -> None:
         self._steps = np.arange(1, total_steps + 1, dtype=float)
-        self._values = {name: np.full(total_steps, np.nan) for name in CURVES}
+        self._values = {name: np.zeros(total_steps) for name in CURVES}
         self._count = 0
+        self._schedule_count = 0
         self._last_elapsed = 0.0
         self._show()
 
     def set_schedule(self, schedule: Schedule) -> None:
-        self._values["alpha_bar"][: len(schedule.alpha_bar)] = schedule.alpha_bar[: len(self._steps)]
-        self._values["sigma"][: len(schedule.sigma)] = schedule.sigma[: len(self._steps)]
+        count = min(len(schedule.alpha_bar), len(self._steps))
+        self._values["alpha_bar"][:count] = schedule.alpha_bar[:count]
+        self._values["sigma"][:count] = schedule.sigma[:count]
+        self._schedule_count = count
 
     def add_step(self, event: StepEvent) -> None:
         if event.total_steps != len(self._steps) or event.step == 1:
@@ -117,15 +132,26 @@ class NoiseInspector(QWidget):
         values["step_ms"][index] = (event.elapsed_s - self._last_elapsed) * 1000.0
         self._last_elapsed = event.elapsed_s
         self._count = max(self._count, event.step)
-        self._show()
+        if event.step == event.total_steps:
+            self._show()  # the finished run at once
+        elif not self._redraw.isActive():
+            self._redraw.start()
 
     def _show(self) -> None:
+        if self.isVisible():  # hidden, it is drawn when shown (showEvent builds, then draws)
+            self.draw_now()
+
+    def draw_now(self) -> None:
+        """Puts the buffers on the plots (built ones) at once instead of at the next redraw tick."""
+        self._redraw.stop()
         if not self.built:
             return
-        shown = {"alpha_bar": len(self._steps), "sigma": len(self._steps)}  # the whole schedule at once
+        # The whole schedule at once; the rest as far as the run got. (Only real values reach setData:
+        # an all-NaN curve crashed pyqtgraph at interpreter exit.)
+        shown = {"alpha_bar": self._schedule_count, "sigma": self._schedule_count}
         for name, curve in self._curves.items():
             count = shown.get(name, self._count)
-            curve.setData(self._steps[:count], self._values[name][:count], connect="finite")
+            curve.setData(self._steps[:count], self._values[name][:count])
         self._marker.setValue(self._count)
 
     # ---- read by tests -----------------------------------------------------------------------------

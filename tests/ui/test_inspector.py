@@ -24,7 +24,8 @@ def test_the_schedule_and_step_curves_show_the_events_values(qtbot) -> None:
                         alpha_bar / (1 - alpha_bar))
     inspector.add_step(_event(1, 3, schedule))  # before the plots exist: the buffers fill all the same
     inspector.build()
-    inspector.add_step(_event(2, 3))
+    inspector.add_step(_event(2, 3))  # drawn at the next redraw tick (or when shown) ...
+    inspector.draw_now()  # ... or now
     assert np.array_equal(inspector.curve_data("alpha_bar")[1], alpha_bar)
     assert np.array_equal(inspector.curve_data("sigma")[1], schedule.sigma)
     steps, noise = inspector.curve_data("noise")
@@ -33,4 +34,5 @@ def test_the_schedule_and_step_curves_show_the_events_values(qtbot) -> None:
     assert inspector.curve_data("step_ms")[1] == pytest.approx([100.0, 100.0])
     assert inspector.marker_step == 2
     inspector.start_run(5)  # a new run clears the per-step curves
+    inspector.draw_now()
     assert len(inspector.curve_data("noise")[0]) == 0
