@@ -97,6 +97,7 @@ class _Run:
     prompt: str = ""
     negative_prompt: str = ""
     guidance_scale: float = 0.0
+    noise: torch.Generator | None = None  # the pass's seeded noise
 
     def __post_init__(self) -> None:
         self.prompt, self.negative_prompt = self.request.prompt, self.request.negative_prompt
@@ -269,6 +270,9 @@ class Engine:
 
     def _denoise(self, run: _Run, stage: _Stage) -> torch.Tensor:
         model, request = run.model, run.request
+        # Noise comes from a CPU generator: the same request gives the same pixels on this machine,
+        # whatever the device. A branch's steer reseeds it for the steps still to come.
+        run.noise = torch.Generator("cpu").manual_seed(request.seed_of(run.image_index))
         pipeline = model.pipelines[stage.mode]
         pipeline.scheduler = make_scheduler(request.scheduler, model.scheduler_config)
         recorder = _PredictionRecorder(pipeline.scheduler)
@@ -279,9 +283,7 @@ class Engine:
             "negative_prompt": run.negative_prompt or None,
             "num_inference_steps": _steps_for(request.steps, stage),
             "guidance_scale": run.guidance_scale,
-            # Noise comes from a CPU generator: the same request gives the same pixels on this machine,
-            # whatever the device.
-            "generator": torch.Generator("cpu").manual_seed(request.seed_of(run.image_index)),
+            "generator": run.noise,
             "output_type": "latent",
             "callback_on_step_end_tensor_inputs": ["latents", "prompt_embeds"],  # what a steer may change
         }
@@ -374,6 +376,8 @@ class Engine:
         shown: np.ndarray,
     ) -> np.ndarray:
         """Changes the latents and the conditioning; returns the picture the steer leaves."""
+        if steer.noise_seed is not None:
+            run.noise.manual_seed(int(steer.noise_seed))
         if steer.guidance_scale is not None:
             steering.check_guidance(pipe, float(steer.guidance_scale))
             pipe._guidance_scale = run.guidance_scale = float(steer.guidance_scale)
@@ -464,6 +468,7 @@ def _what_changed(steer: Steer, shown: np.ndarray, run: _Run) -> Steer | None:
         "guidance_scale": (
             steer.guidance_scale if steer.guidance_scale not in (None, run.guidance_scale) else None
         ),
+        "noise_seed": steer.noise_seed,
     }
     trimmed = dataclasses.replace(steer, **changes)
     return trimmed if trimmed.changes_anything else None

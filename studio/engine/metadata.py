@@ -153,6 +153,7 @@ def _read_steer(text: dict[str, str], index: int, described: dict[str, Any]) -> 
         negative_prompt=optional("negative_prompt", str),
         guidance_scale=optional("guidance_scale", float),
         image_index=optional("image_index", int),
+        noise_seed=optional("noise_seed", int),
     )
 
 

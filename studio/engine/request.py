@@ -110,10 +110,13 @@ class Steer:
     negative_prompt: str | None = None
     guidance_scale: float | None = None
     image_index: int | None = None
+    noise_seed: int | None = None  # fresh noise for the steps still to come (ancestral samplers): a branch
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__
         set_field(self, "image", _frozen_copy(self.image, "steer image", 3))
+        if self.noise_seed is not None and not 0 <= int(self.noise_seed) <= MAX_SEED:
+            raise RequestError(f"a noise seed must be between 0 and {MAX_SEED}, got {self.noise_seed}")
         set_field(self, "mask", _frozen_copy(self.mask, "steer mask", None))
         if int(self.at_step) < 1:
             raise RequestError(f"a steer applies after step 1 or later, got step {self.at_step}")
@@ -127,11 +130,11 @@ class Steer:
     @property
     def changes_anything(self) -> bool:
         return any(value is not None for value in (self.image, self.prompt, self.negative_prompt,
-                                                     self.guidance_scale))
+                                                     self.guidance_scale, self.noise_seed))
 
     def describe(self) -> dict[str, Any]:
         described = {name: getattr(self, name) for name in
-                     ("at_step", "prompt", "negative_prompt", "guidance_scale", "image_index")}
+                     ("at_step", "prompt", "negative_prompt", "guidance_scale", "image_index", "noise_seed")}
         for name in ("image", "mask"):
             value = getattr(self, name)
             described[name] = None if value is None else {"width": int(value.shape[1]),

@@ -23,6 +23,7 @@ from studio.engine.request import (
 )
 from studio.engine.resolution import plan_sizes
 from studio.ui.canvas import CanvasView
+from studio.ui.filmstrip import Filmstrip
 from studio.ui.image_convert import alpha8_from_array, qimage_from_rgb
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
@@ -30,7 +31,7 @@ from studio.ui.parameters import GenerationParameters
 from studio.ui.progress import describe_step, format_duration
 from studio.ui.request_builder import build_request, preview_mask, preview_region
 from studio.ui.result_view import ResultPanel
-from studio.ui.seed_panel import SeedState
+from studio.ui.seed_panel import SeedState, random_seed
 from studio.ui.tools import ToolSettings
 from studio.ui.worker import EngineService
 
@@ -57,12 +58,14 @@ class GenerationController(QObject):
         canvas: CanvasView,
         results: ResultPanel,
         inspector: NoiseInspector,
+        filmstrip: Filmstrip,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.service, self.document, self.parameters = service, document, parameters
         self.seed_state, self.tool_settings = seed_state, tool_settings
         self.canvas, self.results, self.inspector = canvas, results, inspector
+        self.filmstrip = filmstrip
         self.active_request: GenerationRequest | None = None
         self.last_result: GenerationResult | None = None
         self.preview_count = 0  # previews shown for the active run (tests and the status bar read it)
@@ -84,6 +87,7 @@ class GenerationController(QObject):
         document.undo_stack.indexChanged.connect(self._on_history_changed)
         parameters.live_painting_changed.connect(self._on_live_toggled)
         results.apply_requested.connect(self.apply_result_image)
+        filmstrip.branch_requested.connect(self.branch)
 
     @property
     def running(self) -> bool:
@@ -157,10 +161,43 @@ class GenerationController(QObject):
             if not live:
                 self.error.emit(str(error))
             return False
+        self._start(request, "Starting…" if not live else "Live painting…")
+        return True
+
+    def _start(self, request: GenerationRequest, status: str) -> None:
         self.active_request = request
         self.preview_count = 0
         self.service.submit(request)
-        self.status_changed.emit("Starting…" if not live else "Live painting…")
+        self.status_changed.emit(status)
+
+    def branch(self, step: int, fresh_noise: bool) -> bool:
+        """Rerun the last run from `step` with the prompt and guidance as they are now (and fresh
+        noise for the rest, if asked): the same run up to there, so the composition stays."""
+        last = self.last_result
+        if last is None or self._is_live(last.request):
+            return False
+        if self.service.busy:
+            self.status_changed.emit("A run is going: branch when it is done (Esc cancels it)")
+            return False
+        request = last.request
+        prompt, negative = self.parameters.prompt.strip(), self.parameters.negative_prompt.strip()
+        guidance = float(self.parameters.guidance_scale)
+        try:
+            steer = Steer(
+                step,
+                prompt=prompt if prompt != request.prompt else None,
+                negative_prompt=negative if negative != request.negative_prompt else None,
+                guidance_scale=guidance if guidance != request.guidance_scale else None,
+                noise_seed=random_seed() if fresh_noise else None,
+            )
+            if not steer.changes_anything:
+                raise RequestError("To branch, change the prompt or the guidance, or tick new noise")
+            kept = tuple(earlier for earlier in request.steers if earlier.at_step < step)
+            branch = request.replace(batch_count=1, seed=last.seeds[0], steers=(*kept, steer))
+        except RequestError as error:
+            self.error.emit(str(error))
+            return False
+        self._start(branch, f"Branching from step {step}…")
         return True
 
     def _is_live(self, request: GenerationRequest | None) -> bool:
@@ -192,6 +229,7 @@ class GenerationController(QObject):
         mask = preview_mask(request)
         self._preview_mask = alpha8_from_array(mask) if mask is not None else None
         self.inspector.start_run(request.steps)
+        self.filmstrip.start_run()
         self.progress_changed.emit(0.0, "Loading model…" if not self._is_live(request) else "Live run…")
         self._say_working_size(request)
 
@@ -214,6 +252,8 @@ class GenerationController(QObject):
         if event.preview is not None:
             self.preview_count += 1
             preview = qimage_from_rgb(event.preview)  # made here, on the GUI thread
+            if event.image_index == 0 and not event.refining and not self._is_live(self.active_request):
+                self.filmstrip.add_step(event.step, preview)
             if self._is_live(self.active_request):
                 self.results.show_preview(preview)
             else:
@@ -239,6 +279,7 @@ class GenerationController(QObject):
             self.progress_changed.emit(1.0, f"Live: {format_duration(result.elapsed_s)}")
             return
         self.document.apply_result(result.images[0])
+        self.filmstrip.set_branchable(True)
         self.seed_state.run_finished(tuple(result.seeds))
         seeds = ", ".join(str(seed) for seed in result.seeds)
         self.progress_changed.emit(1.0, f"Done in {result.elapsed_s:.1f} s")

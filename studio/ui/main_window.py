@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from studio.engine.request import ModelInfo
 from studio.ui.canvas import CanvasView
+from studio.ui.filmstrip import Filmstrip
 from studio.ui.generation import GenerationController
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
         self.seed_panel = SeedPanel(self.seed_state)
         self.parameters_panel = ParametersPanel(self.parameters)
         self.inspector = NoiseInspector()
+        self.filmstrip = Filmstrip()
         self.result_panel = ResultPanel()
         self._create_docks()
         self._create_menus()
@@ -142,7 +144,7 @@ class MainWindow(QMainWindow):
         self.service = EngineService(engine_factory, self)
         self.generation = GenerationController(
             self.service, self.document, self.parameters, self.seed_state, self.tool_settings,
-            self.canvas, self.result_panel, self.inspector, self,
+            self.canvas, self.result_panel, self.inspector, self.filmstrip, self,
         )
         self._connect()
         self.setAcceptDrops(True)  # drop an image file to open it
@@ -232,6 +234,7 @@ class MainWindow(QMainWindow):
         tabs = QTabWidget()
         tabs.addTab(self.result_panel, "Last result")
         tabs.addTab(self.inspector, "Diffusion")
+        tabs.addTab(self.filmstrip, "Steps")
         tabs.addTab(QUndoView(self.document.undo_stack), "History")
         tabs.setMinimumHeight(260)
         self.info_tabs = tabs

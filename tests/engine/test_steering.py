@@ -151,3 +151,15 @@ def test_a_steer_image_of_another_size_is_refused_in_words(engine, tiny_model_di
     request = _requests(str(tiny_model_dir))["text-to-image"]
     with pytest.raises(RequestError, match="steer with a picture of the output size"):
         engine.generate(request.replace(steers=(Steer(2, image=_picture(32, 32)),)))
+
+
+def test_a_branch_keeps_the_steps_before_it_and_draws_fresh_noise_after(engine, tiny_model_dir):
+    request = _requests(str(tiny_model_dir))["euler a"].replace(preview_kind="x0")
+    original, branched = [], []
+    first = engine.generate(request, on_step=original.append).images[0]
+    branch = request.replace(steers=(Steer(3, noise_seed=77),))
+    second = engine.generate(branch, on_step=branched.append).images[0]
+    for before, after in zip(original[:3], branched[:3], strict=True):
+        assert np.array_equal(before.preview, after.preview)  # the composition decided before step 3
+    assert not np.array_equal(first, second)
+    assert np.array_equal(engine.generate(branch).images[0], second)  # and it repeats

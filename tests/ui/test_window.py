@@ -281,3 +281,26 @@ def test_cancel_while_paused_ends_the_run_and_keeps_the_paused_picture_undoable(
     assert np.array_equal(window.document.flattened_rgb(), event.picture)
     window.undo_action.trigger()
     assert np.array_equal(window.document.flattened_rgb(), before)
+
+
+def test_the_steps_tab_shows_every_step_and_branches_from_the_one_picked(window, qtbot, fake_engine) -> None:
+    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):  # its defaults, before the run
+        window.service.load_model(window.parameters.model, window.parameters.precision)
+    window.parameters.steps = 4
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        window.generate_action.trigger()
+    qtbot.waitUntil(lambda: not window.service.busy)
+    strip = window.filmstrip
+    assert strip.steps == [1, 2, 3, 4] and not strip.branch_button.isEnabled()
+    strip.frames.setCurrentRow(1)
+    assert strip.branch_button.isEnabled()
+    strip.branch_button.click()  # nothing changed yet: nothing to branch
+    assert "To branch, change the prompt" in window.message_bar.message
+    window.parameters.prompt = "a starry night"
+    strip.fresh_noise_check.setChecked(True)
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        strip.branch_button.click()
+    first, branch = fake_engine.requests[-2], fake_engine.requests[-1]
+    (steer,) = branch.steers
+    assert (steer.at_step, steer.prompt) == (2, "a starry night") and steer.noise_seed is not None
+    assert branch.seed == first.seed and branch.prompt == first.prompt  # the same run up to step 2
