@@ -74,6 +74,7 @@ class GenerationController(QObject):
         self._preview_mask = None
         self._run_active = False  # between run_started and its end; model-loading failures have none
         self.paused_at: PausedEvent | None = None  # the pause the canvas shows, while a run waits
+        self._refining = False  # the run is in its refine pass, which steers (and pauses) do not reach
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_DEBOUNCE_MS)
         self.live_timer.timeout.connect(self.start_live_run)
         service.model_ready.connect(lambda info: setattr(self, "model_info", info))
@@ -116,6 +117,9 @@ class GenerationController(QObject):
         if self.paused_at is not None:
             self.resume()
         elif self.service.busy and self._run_active and not self._is_live(self.active_request):
+            if self._refining:
+                self.status_changed.emit("The full-size refine pass cannot be paused: it is the last part")
+                return
             self.service.pause()
             self.status_changed.emit("Pausing after this step…")
 
@@ -224,6 +228,7 @@ class GenerationController(QObject):
     def _on_run_started(self, request: GenerationRequest) -> None:
         self.active_request = request
         self._run_active = True
+        self._refining = False
         self.preview_count = 0
         self._preview_region = preview_region(request, self.model_info)
         mask = preview_mask(request)
@@ -246,6 +251,7 @@ class GenerationController(QObject):
             self.status_changed.emit(plan.describe())
 
     def _on_step(self, event: StepEvent) -> None:
+        self._refining = event.refining
         progress = describe_step(event)
         self.progress_changed.emit(progress.fraction, progress.text)
         self.inspector.add_step(event)

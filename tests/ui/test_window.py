@@ -304,3 +304,16 @@ def test_the_steps_tab_shows_every_step_and_branches_from_the_one_picked(window,
     (steer,) = branch.steers
     assert (steer.at_step, steer.prompt) == (2, "a starry night") and steer.noise_seed is not None
     assert branch.seed == first.seed and branch.prompt == first.prompt  # the same run up to step 2
+
+
+def test_pause_during_the_refine_pass_says_it_cannot(window, qtbot) -> None:
+    from studio.engine.request import StepEvent
+
+    window.generation._run_active = True
+    window.generation._on_step(StepEvent(0, 1, 1, 3, 500.0, 0.5, None, 0.1, refining=True))
+    messages: list[str] = []
+    window.generation.status_changed.connect(messages.append)
+    window.generation.service._busy = True  # as while a run goes
+    window.generation.toggle_pause()
+    window.generation.service._busy = False
+    assert messages == ["The full-size refine pass cannot be paused: it is the last part"]
