@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -39,12 +38,12 @@ from studio.engine.request import (
     Precision,
     PreviewKind,
     PreviewMethod,
-    Schedule,
     Steer,
     StepEvent,
 )
 from studio.engine.resolution import SizePlan, plan_sizes
 from studio.engine.schedulers import make_scheduler
+from studio.engine.step_probes import PredictionRecorder, noise_level_after, schedule_of
 
 StepCallback = Callable[[StepEvent], None]
 StopCheck = Callable[[], bool]
@@ -275,7 +274,7 @@ class Engine:
         run.noise = torch.Generator("cpu").manual_seed(request.seed_of(run.image_index))
         pipeline = model.pipelines[stage.mode]
         pipeline.scheduler = make_scheduler(request.scheduler, model.scheduler_config)
-        recorder = _PredictionRecorder(pipeline.scheduler)
+        recorder = PredictionRecorder(pipeline.scheduler)
         grid = model.vae_scale_factor
         padded_width, padded_height = images.round_up(stage.width, grid), images.round_up(stage.height, grid)
         arguments: dict = {
@@ -310,13 +309,13 @@ class Engine:
                         step=step_index + 1,
                         total_steps=pipe.num_timesteps,
                         timestep=float(timestep),
-                        noise_level=_noise_level_after(pipe.scheduler, timestep),
+                        noise_level=noise_level_after(pipe.scheduler, timestep),
                         preview=self._preview(model, request, callback_kwargs["latents"], recorder),
                         elapsed_s=time.perf_counter() - step_started,
                         refining=stage.refining,
                         latent_std=float(callback_kwargs["latents"].float().std()),
                         predicted_noise_std=recorder.model_output_std,
-                        schedule=_schedule_of(pipe) if step_index == 0 else None,
+                        schedule=schedule_of(pipe) if step_index == 0 else None,
                     )
                 )
             if not stage.refining:  # steers belong to the first pass, whose steps the person watched
@@ -365,7 +364,10 @@ class Engine:
         if run.control.is_cancelled():
             pipe._interrupt = True
             return
-        steer = _what_changed(steer, shown, run) if steer is not None else None
+        if steer is not None:  # the app sends everything back: keep what differs
+            steer = steering.what_changed(
+                steer, shown, run.prompt, run.negative_prompt, run.guidance_scale
+            )
         if steer is not None:  # recorded only when it changes something: a plain resume repeats as none
             steer = dataclasses.replace(steer, at_step=step, image_index=run.image_index)
             self._apply_steer(run, stage, pipe, step_index, callback_kwargs, steer, shown)
@@ -399,7 +401,6 @@ class Engine:
         )
         return np.where(steering.changed_region(steer, shown)[..., None] > 0, steer.image, shown)
 
-
     # -- previews and decoding -------------------------------------------------------------------
 
     def _preview(
@@ -407,7 +408,7 @@ class Engine:
         model: LoadedModel,
         request: GenerationRequest,
         latents: torch.Tensor,
-        recorder: _PredictionRecorder,
+        recorder: PredictionRecorder,
     ) -> np.ndarray | None:
         if request.preview_kind is PreviewKind.OFF:
             return None
@@ -454,26 +455,6 @@ class Engine:
         return to_uint8_image(decoded[0])
 
 
-def _what_changed(steer: Steer, shown: np.ndarray, run: _Run) -> Steer | None:
-    """The steer with what it leaves as it was taken out (the app sends the whole canvas and all
-    the parameters back on resume); None when nothing is left."""
-    image = steer.image
-    if image is not None and image.shape == shown.shape and not steering.changed_region(steer, shown).any():
-        image = None
-    changes = {
-        "image": image,
-        "mask": steer.mask if image is not None else None,
-        "prompt": steer.prompt if steer.prompt != run.prompt else None,
-        "negative_prompt": steer.negative_prompt if steer.negative_prompt != run.negative_prompt else None,
-        "guidance_scale": (
-            steer.guidance_scale if steer.guidance_scale not in (None, run.guidance_scale) else None
-        ),
-        "noise_seed": steer.noise_seed,
-    }
-    trimmed = dataclasses.replace(steer, **changes)
-    return trimmed if trimmed.changes_anything else None
-
-
 def _steps_for(steps: int, stage: _Stage) -> int:
     """The schedule length that gives at least one denoising step at the stage's strength.
 
@@ -485,66 +466,3 @@ def _steps_for(steps: int, stage: _Stage) -> int:
     while int(steps * stage.strength) < 1:
         steps += 1
     return steps
-
-
-class _PredictionRecorder:
-    """Keeps the scheduler's latest prediction of the clean latent x0 for the x0 preview.
-
-    diffusers' pipelines hand only x_t to step callbacks, so we wrap this run's own scheduler
-    instance (a fresh one per request) and read x0 from its step output: DDIM, DDPM, Euler and
-    LCM return it; DPM-Solver++ keeps it as its latest converted model output.
-    """
-
-    def __init__(self, scheduler) -> None:
-        self.predicted_clean: torch.Tensor | None = None
-        self.model_output_std = 0.0  # the size of the (guided) UNet prediction of the latest step
-        original_step = scheduler.step
-
-        # functools.wraps keeps step's signature visible: the pipelines pass `generator` (the seeded
-        # noise of DDPM and Euler a) only to a step whose signature names it.
-        @functools.wraps(original_step)
-        def recording_step(*args, **kwargs):
-            model_output = kwargs.get("model_output", args[0] if args else None)
-            if isinstance(model_output, torch.Tensor):
-                self.model_output_std = float(model_output.float().std())
-            output = original_step(*args, **kwargs)
-            values = output if isinstance(output, tuple) else tuple(output.values())
-            if len(values) > 1 and isinstance(values[1], torch.Tensor):
-                self.predicted_clean = values[1]
-            elif getattr(scheduler, "model_outputs", None) and scheduler.model_outputs[-1] is not None:
-                self.predicted_clean = scheduler.model_outputs[-1]
-            return output
-
-        scheduler.step = recording_step
-
-
-def _schedule_of(pipe) -> Schedule | None:
-    """The timesteps this pass runs (the last num_timesteps of the scheduler's: a strength cut drops
-    the first ones) with their alpha-bar, sigma and SNR from the scheduler's own alphas_cumprod."""
-    alphas_cumprod = getattr(pipe.scheduler, "alphas_cumprod", None)
-    if alphas_cumprod is None:
-        return None
-    timesteps = pipe.scheduler.timesteps[-pipe.num_timesteps :].cpu()
-    alpha_bar = alphas_cumprod.cpu()[timesteps.long()].double().numpy()
-    return Schedule(
-        timesteps=timesteps.double().numpy(),
-        alpha_bar=alpha_bar,
-        sigma=np.sqrt((1.0 - alpha_bar) / alpha_bar),
-        snr=alpha_bar / (1.0 - alpha_bar),
-    )
-
-
-def _noise_level_after(scheduler, timestep) -> float:
-    """sigma = sqrt((1 - alpha_bar) / alpha_bar) at the next timestep: how much noise is left.
-
-    Found from the step's own timestep, not the callback's step count: image-to-image and
-    inpainting start part-way down the schedule (the strength cut) and count their steps from there,
-    and not every scheduler records where the cut is (DDIM has no begin index).
-    """
-    timesteps = scheduler.timesteps
-    matches = (timesteps == timestep).nonzero()
-    following = int(matches[-1]) + 1 if len(matches) else len(timesteps)
-    if following >= len(timesteps):
-        return 0.0
-    alpha_bar = float(scheduler.alphas_cumprod[int(timesteps[following])])
-    return float(np.sqrt((1.0 - alpha_bar) / alpha_bar))

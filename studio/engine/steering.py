@@ -10,6 +10,8 @@ where nothing changed, x_t is untouched.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from PIL import Image
@@ -104,3 +106,24 @@ def check_guidance(pipe, guidance_scale: float) -> None:
             f"scale but keep it {'above' if pipe.guidance_scale > 1 else 'at or below'} 1"
         )
 
+
+def what_changed(
+    steer: Steer, shown: np.ndarray, prompt: str, negative_prompt: str, guidance_scale: float
+) -> Steer | None:
+    """The steer with what it leaves as it was taken out (the app sends the whole canvas and all
+    the parameters back on resume); None when nothing is left."""
+    image = steer.image
+    if image is not None and image.shape == shown.shape and not changed_region(steer, shown).any():
+        image = None
+    changes = {
+        "image": image,
+        "mask": steer.mask if image is not None else None,
+        "prompt": steer.prompt if steer.prompt != prompt else None,
+        "negative_prompt": steer.negative_prompt if steer.negative_prompt != negative_prompt else None,
+        "guidance_scale": (
+            steer.guidance_scale if steer.guidance_scale not in (None, guidance_scale) else None
+        ),
+        "noise_seed": steer.noise_seed,
+    }
+    trimmed = dataclasses.replace(steer, **changes)
+    return trimmed if trimmed.changes_anything else None
