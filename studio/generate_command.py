@@ -16,11 +16,9 @@ from studio.engine.request import (
     GenerationRequest,
     Mode,
     PausedEvent,
-    Precision,
     PreviewKind,
     PreviewMethod,
     RequestError,
-    Resolution,
     Steer,
     StepEvent,
 )
@@ -49,53 +47,51 @@ def build_request(
     then the model's default (`defaults`: its ModelInfo) or the request's own."""
     if base is None and args.prompt is None:
         raise RequestError("--prompt is required (or --from FILE.png to repeat a run)")
+    fallback = base or GenerationRequest(
+        steps=defaults.steps, guidance_scale=defaults.guidance_scale, scheduler=defaults.scheduler
+    )
 
-    def given(value, field: str, default):
-        if value is not None:
-            return value
-        return getattr(base, field) if base is not None else default
+    def given(value, field: str):
+        return value if value is not None else getattr(fallback, field)
 
     init_image = _read_image(args.init, "init image", "RGB") if args.init else None
     mask = _read_image(args.mask, "mask", "L") if args.mask else None
-    if mask is not None and init_image is None and (base is None or base.init_image is None):
+    if mask is not None and init_image is None and fallback.init_image is None:
         raise RequestError("--mask needs --init: the image to repaint")
-    init_image = given(init_image, "init_image", None)
-    mask = given(mask, "mask", None)
-    seed = given(args.seed, "seed", None)
-    width, height = args.size if args.size else (None, None)
-    steers = tuple(base.steers) if base is not None else ()
+    init_image, mask = given(init_image, "init_image"), given(mask, "mask")
+    steers = fallback.steers
     if args.steer_at is not None:
         steers += (_steer_from(args),)
     elif {args.steer_image, args.steer_mask, args.steer_prompt, args.steer_cfg} != {None}:
         raise RequestError("--steer-image, --steer-mask, --steer-prompt and --steer-cfg need --steer-at K")
-    return GenerationRequest(
+    seed = args.seed if args.seed is not None else base.seed if base else random.randint(0, MAX_SEED)
+    width, height = args.size if args.size else (None, None)
+    return fallback.replace(
         steers=steers,
-        prompt=given(args.prompt, "prompt", ""),
-        negative_prompt=given(args.negative, "negative_prompt", ""),
+        prompt=given(args.prompt, "prompt"),
+        negative_prompt=given(args.negative, "negative_prompt"),
         mode=_mode_for(init_image, mask),
-        seed=seed if seed is not None else random.randint(0, MAX_SEED),
-        steps=given(args.steps, "steps", defaults.steps),
-        guidance_scale=given(args.cfg, "guidance_scale", defaults.guidance_scale),
-        width=given(width, "width", None),
-        height=given(height, "height", None),
-        resolution=given(args.resolution, "resolution", Resolution.NATIVE),
-        refine_strength=given(args.refine, "refine_strength", None),
-        strength=given(args.strength, "strength", 0.75),
-        scheduler=given(args.scheduler, "scheduler", defaults.scheduler),
+        seed=seed,
+        steps=given(args.steps, "steps"),
+        guidance_scale=given(args.cfg, "guidance_scale"),
+        width=given(width, "width"),
+        height=given(height, "height"),
+        resolution=given(args.resolution, "resolution"),
+        refine_strength=given(args.refine, "refine_strength"),
+        strength=given(args.strength, "strength"),
+        scheduler=given(args.scheduler, "scheduler"),
         init_image=init_image,
         mask=mask,
-        mask_feather_px=given(args.feather, "mask_feather_px", 4),
-        inpaint_only_masked=given(args.only_masked, "inpaint_only_masked", False),
-        inpaint_padding_px=base.inpaint_padding_px if base is not None else 32,
-        batch_count=given(args.batch, "batch_count", 1),
+        mask_feather_px=given(args.feather, "mask_feather_px"),
+        inpaint_only_masked=given(args.only_masked, "inpaint_only_masked"),
+        batch_count=given(args.batch, "batch_count"),
         preview_kind=PreviewKind(args.preview_kind) if args.previews else PreviewKind.OFF,
         preview_method=PreviewMethod(args.preview_method),
-        model=given(args.model, "model", ""),
-        precision=given(args.precision, "precision", Precision.AUTO),
-        decode_precision=given(args.decode_precision, "decode_precision", Precision.AUTO),
-        loras=tuple(given(args.lora, "loras", ())),
-        tiny_decoder=given(args.tiny_decoder, "tiny_decoder", ""),
-        extra=base.extra if base is not None else {},
+        model=given(args.model, "model"),
+        precision=given(args.precision, "precision"),
+        decode_precision=given(args.decode_precision, "decode_precision"),
+        loras=tuple(given(args.lora, "loras")),
+        tiny_decoder=given(args.tiny_decoder, "tiny_decoder"),
     )
 
 
@@ -135,10 +131,11 @@ def run_generate(args: argparse.Namespace) -> int:
         allow_pickled_weights=args.allow_pickle,
     )
     base = read_request(args.from_png) if args.from_png else None
-    # The model and precisions to load: the options', else the file's, else the defaults.
-    model = args.model if args.model is not None else base.model if base else ""
-    precision = args.precision or (base.precision.value if base else "auto")
-    decode_precision = args.decode_precision or (base.decode_precision.value if base else "auto")
+    # The model and precisions to load: the options', else the file's, else the request's defaults.
+    recorded = base or GenerationRequest()
+    model = args.model if args.model is not None else recorded.model
+    precision = args.precision or recorded.precision.value
+    decode_precision = args.decode_precision or recorded.decode_precision.value
     print("loading model ...", file=sys.stderr)
     defaults = engine.load_model(model, precision, decode_precision)
     print(f"precision: {defaults.precision_reason}", file=sys.stderr)

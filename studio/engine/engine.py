@@ -354,12 +354,8 @@ class Engine:
             shown = self._apply_steer(run, stage, pipe, step_index, callback_kwargs, steer, shown)
         if not pausing:
             return
-        event = PausedEvent(
-            run.image_index, step, pipe.num_timesteps, shown, run.prompt, run.negative_prompt,
-            run.guidance_scale,
-        )
         if run.on_pause is not None:
-            run.on_pause(event)
+            run.on_pause(PausedEvent(run.image_index, step, pipe.num_timesteps, shown))
         steer = run.control.wait_for_resume()
         if run.control.is_cancelled():
             pipe._interrupt = True
@@ -395,11 +391,12 @@ class Engine:
         timesteps = pipe.scheduler.timesteps
         following = step_index + 1
         next_timestep = timesteps[following] if following < len(timesteps) else None
+        region = steering.changed_region(steer, shown)
         callback_kwargs["latents"] = steering.move_latents(
-            pipe, callback_kwargs["latents"], steer, shown, stage.place, run.model.vae_scale_factor,
+            pipe, callback_kwargs["latents"], steer, shown, region, stage.place, run.model.vae_scale_factor,
             next_timestep,
         )
-        return np.where(steering.changed_region(steer, shown)[..., None] > 0, steer.image, shown)
+        return np.where(region[..., None] > 0, steer.image, shown)
 
     # -- previews and decoding -------------------------------------------------------------------
 

@@ -72,6 +72,11 @@ def _frozen_copy(array: np.ndarray | None, name: str, channels: int | None) -> n
     return array
 
 
+def _size_of(image: np.ndarray) -> dict[str, int]:
+    """How the JSON metadata summarises a picture (the pixels travel in chunks of their own)."""
+    return {"width": int(image.shape[1]), "height": int(image.shape[0])}
+
+
 MAX_LORA_WEIGHT = 4.0
 
 
@@ -137,8 +142,7 @@ class Steer:
                      ("at_step", "prompt", "negative_prompt", "guidance_scale", "image_index", "noise_seed")}
         for name in ("image", "mask"):
             value = getattr(self, name)
-            described[name] = None if value is None else {"width": int(value.shape[1]),
-                                                           "height": int(value.shape[0])}
+            described[name] = None if value is None else _size_of(value)
         return described
 
 
@@ -243,7 +247,7 @@ class GenerationRequest:
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
             if isinstance(value, np.ndarray):
-                value = {"width": int(value.shape[1]), "height": int(value.shape[0])}
+                value = _size_of(value)
             elif isinstance(value, Enum):
                 value = value.value
             elif item.name == "loras":
@@ -290,9 +294,6 @@ class PausedEvent:
     step: int  # steps of the first pass done
     total_steps: int
     picture: np.ndarray  # H x W x 3 uint8 at the output size: the x0 prediction, full VAE decode
-    prompt: str  # what the rest of the run would use unless a steer changes it
-    negative_prompt: str
-    guidance_scale: float
 
 
 @dataclass(frozen=True, eq=False)

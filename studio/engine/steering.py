@@ -62,13 +62,13 @@ def move_latents(
     latents: torch.Tensor,
     steer: Steer,
     shown: np.ndarray,
+    region: np.ndarray,
     place: images.Placement,
     grid: int,
     next_timestep: torch.Tensor | None,
 ) -> torch.Tensor:
     """x_t moved by the encoded change between `shown` (the output-size picture the run showed)
-    and the steer image, in the latent cells the change touches."""
-    region = changed_region(steer, shown)
+    and the steer image, in the latent cells that `region` (changed_region's) touches."""
     if not region.any():
         return latents
     latent_height, latent_width = latents.shape[-2:]

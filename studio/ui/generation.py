@@ -128,12 +128,13 @@ class GenerationController(QObject):
         paused = self.paused_at
         if paused is None:
             return
-        if self.document.flattened_rgb().shape != paused.picture.shape:
+        canvas = self.document.flattened_rgb()
+        if canvas.shape != paused.picture.shape:
             self.error.emit("The canvas size changed while paused: undo the resize (Ctrl+Z) to resume.")
             return
         steer = Steer(
             paused.step,
-            image=self.document.flattened_rgb(),
+            image=canvas,
             mask=None if self.document.mask_is_empty() else self.document.mask_array(),
             prompt=self.parameters.prompt.strip(),
             negative_prompt=self.parameters.negative_prompt.strip(),

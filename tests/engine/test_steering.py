@@ -138,7 +138,9 @@ def test_the_latent_moves_only_in_the_cells_the_edit_touches(engine):
     place = images.Placement(96, 64, 96, 64)
     timestep = pipe.scheduler.timesteps[4]
     with torch.inference_mode():
-        moved = steering.move_latents(pipe, latents, Steer(1, image=edited), shown, place, 8, timestep)
+        steer = Steer(1, image=edited)
+        region = steering.changed_region(steer, shown)
+        moved = steering.move_latents(pipe, latents, steer, shown, region, place, 8, timestep)
     changed_cells = (moved - latents).abs().amax(dim=1)[0] > 0
     assert changed_cells.nonzero().tolist() == [[2, 5]]
     alpha_bar = float(pipe.scheduler.alphas_cumprod[int(timestep)])

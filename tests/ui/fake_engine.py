@@ -75,8 +75,7 @@ class FakeEngine:
                                       time.perf_counter() - started))
                 if control is not None and control.pause_requested():
                     picture = np.full((height, width, 3), (90, 140, 220), np.uint8)
-                    on_pause(PausedEvent(index, step, request.steps, picture, request.prompt,
-                                         request.negative_prompt, request.guidance_scale))
+                    on_pause(PausedEvent(index, step, request.steps, picture))
                     self.steers.append(control.wait_for_resume())
                     if control.is_cancelled():
                         raise Cancelled()
