@@ -36,3 +36,27 @@ def test_the_schedule_and_step_curves_show_the_events_values(qtbot) -> None:
     inspector.start_run(5)  # a new run clears the per-step curves
     inspector.draw_now()
     assert len(inspector.curve_data("noise")[0]) == 0
+
+
+def test_the_plots_ranges_hold_every_value_and_follow_the_run(qtbot) -> None:
+    """Ranges are set by hand (no autorange, see _fit_ranges): they must still show every value."""
+    inspector = NoiseInspector()
+    qtbot.addWidget(inspector)
+    inspector.build()
+    alpha_bar = np.linspace(0.01, 0.99, 40)
+    schedule = Schedule(np.linspace(999, 0, 40), alpha_bar, np.sqrt((1 - alpha_bar) / alpha_bar),
+                        alpha_bar / (1 - alpha_bar))
+    for step in range(1, 41):
+        inspector.add_step(_event(step, 40, schedule if step == 1 else None))
+    for _ in range(4):  # one range changes per redraw; the rest follow
+        inspector.draw_now()
+    plots = inspector._plots
+    assert plots[0].viewRange()[0] == pytest.approx([1, 40])
+    low, high = plots[0].viewRange()[1]  # log10 units
+    assert low <= np.log10(min(alpha_bar.min(), schedule.sigma.min()))
+    assert high >= np.log10(max(alpha_bar.max(), schedule.sigma.max()))
+    top = plots[1].viewRange()[1][1]
+    assert 41.0 <= top <= 41.0 * 4  # latent_std reaches 1 + 40; not a range far above the values
+    inspector.start_run(10)  # a shorter run: the steps axis follows it
+    inspector.draw_now()
+    assert plots[0].viewRange()[0] == pytest.approx([1, 10])
