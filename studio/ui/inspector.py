@@ -166,42 +166,30 @@ class NoiseInspector(QWidget):
             return
         # The whole schedule at once; the rest as far as the run got. (Only real values reach setData:
         # an all-NaN curve crashed pyqtgraph at interpreter exit.)
-        shown = {name: self._values[name][:self._shown_count(name)] for name in CURVES}
+        shown = {name: self._values[name][:self._schedule_count if row == 0 else self._count]
+                 for name, (row, *_) in CURVES.items()}
         for name, curve in self._curves.items():
             curve.setData(self._steps[:len(shown[name])], shown[name])
         self._marker.setValue(self._count)
         self._fit_ranges(shown)
 
-    def _shown_count(self, name: str) -> int:
-        return self._schedule_count if CURVES[name][0] == 0 else self._count
-
     def _fit_ranges(self, shown: dict[str, np.ndarray]) -> None:
-        """x: the run's steps. y: from 0 to a round number above the highest value, changed only when
-        a value outgrows it or falls far below (the schedule row, on a log scale: its whole span).
+        """x: the run's steps; y: see _y_span.
 
         A changed range redraws that axis's ticks (about 5 ms each here), so one range changes per
         redraw and the next follows shortly after: the first redraw of a run, which moves them all,
         would otherwise stall the GUI thread for most of 100 ms."""
-        wanted = [(self._plots[0], 0, (1.0, float(max(len(self._steps), 2))))]  # the rows share x
+        wanted = [(self._plots[0], "xRange", (1.0, float(max(len(self._steps), 2))))]  # rows share x
         for row, plot in enumerate(self._plots):
-            # Finite values only: a zero-terminal-SNR schedule has an infinite σ at its end.
-            values = [shown[name][np.isfinite(shown[name])] for name in CURVES if CURVES[name][0] == row]
-            values = [v for v in values if len(v)]
-            if not values:
-                continue
-            low, high = min(float(v.min()) for v in values), max(float(v.max()) for v in values)
-            if row == 0:
-                low_decade = float(np.floor(np.log10(max(low, 1e-6))))
-                span = (low_decade, max(float(np.ceil(np.log10(max(high, 1e-6)))), low_decade + 1.0))
-            else:
-                top = plot.viewRange()[1][1]
-                span = (0.0, _round_up(high)) if high > top or high < top / 4 else (0.0, top)
-            wanted.append((plot, 1, span))
-        changes = [(plot, axis, span) for plot, axis, span in wanted
-                   if [float(limit) for limit in plot.viewRange()[axis]] != [float(limit) for limit in span]]
+            values = np.concatenate([shown[name] for name in CURVES if CURVES[name][0] == row])
+            values = values[np.isfinite(values)]  # a zero-terminal-SNR schedule ends at σ = inf
+            if len(values):
+                wanted.append((plot, "yRange", _y_span(row, values, plot.viewRange()[1][1])))
+        changes = [(plot, key, span) for plot, key, span in wanted
+                   if plot.viewRange()[key == "yRange"] != list(span)]
         if changes:
-            plot, axis, span = changes[0]
-            (plot.setXRange if axis == 0 else plot.setYRange)(*span, padding=0)
+            plot, key, span = changes[0]
+            plot.setRange(**{key: span}, padding=0)
         if len(changes) > 1:
             self._redraw.start(RANGE_CHANGE_INTERVAL_MS)
 
@@ -214,6 +202,16 @@ class NoiseInspector(QWidget):
     @property
     def marker_step(self) -> float:
         return float(self._marker.value())
+
+
+def _y_span(row: int, values: np.ndarray, top: float) -> tuple[float, float]:
+    """The schedule row (log scale): the whole decades around it. The others: from 0 to a round
+    number above the highest value, kept while values stay under it and above a quarter of it."""
+    if row == 0:
+        low = float(np.floor(np.log10(max(values.min(), 1e-6))))
+        return low, max(float(np.ceil(np.log10(max(values.max(), 1e-6)))), low + 1.0)
+    high = float(values.max())
+    return (0.0, _round_up(high)) if high > top or high < top / 4 else (0.0, top)
 
 
 def _round_up(value: float) -> float:
