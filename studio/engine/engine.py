@@ -16,6 +16,7 @@ from PIL import Image
 
 from studio.engine import images, steering
 from studio.engine.control import RunControl
+from studio.engine.forward_process import forward_frames
 from studio.engine.loading import LoadedModel, find_tiny_preview, load_model
 from studio.engine.loras import LoraSet
 from studio.engine.precision import (
@@ -30,6 +31,7 @@ from studio.engine.previews import to_uint8_image
 from studio.engine.request import (
     Cancelled,
     EngineError,
+    ForwardFrame,
     GenerationRequest,
     GenerationResult,
     Mode,
@@ -38,6 +40,7 @@ from studio.engine.request import (
     Precision,
     PreviewKind,
     PreviewMethod,
+    RequestError,
     Steer,
     StepEvent,
 )
@@ -48,6 +51,7 @@ from studio.engine.step_probes import PredictionRecorder, noise_level_after, sch
 StepCallback = Callable[[StepEvent], None]
 StopCheck = Callable[[], bool]
 PauseCallback = Callable[[PausedEvent], None]
+FrameCallback = Callable[[ForwardFrame], None]
 
 
 def pick_device(preferred: str | None = None) -> torch.device:
@@ -227,6 +231,30 @@ class Engine:
             working_size=(plan.working_width, plan.working_height) if plan.scaled else None,
             refine_strength=plan.refine_strength,
         )
+
+    def explore_forward(
+        self, request: GenerationRequest, on_frame: FrameCallback, should_stop: StopCheck | None = None
+    ) -> None:
+        """The forward-process explorer: request.init_image noised with the noise of request.seed at
+        stops over t (see engine.forward_process), each stop sent to `on_frame` as it is made."""
+        if request.init_image is None:
+            raise RequestError("the forward process needs a picture: paint on the canvas first")
+        self.load_model(request.model, request.precision, request.decode_precision)
+        model = self._model
+        assert model is not None
+        height, width = request.init_image.shape[:2]
+
+        def decode(latent: torch.Tensor) -> np.ndarray:
+            return self._decode(model, latent)[:height, :width]  # the VAE-grid padding goes
+
+        noise_to_rgb = model.linear_preview.to_rgb if model.linear_preview is not None else decode
+        with torch.inference_mode():
+            pipeline = model.pipelines[Mode.TEXT_TO_IMAGE]
+            clean = steering.encode(pipeline, request.init_image, model.vae_scale_factor)
+            for frame in forward_frames(clean, request.seed, model.scheduler_config, decode, noise_to_rgb):
+                if should_stop is not None and should_stop():
+                    raise Cancelled()
+                on_frame(frame)
 
     # -- one image -----------------------------------------------------------------------------
 

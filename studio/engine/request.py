@@ -297,6 +297,25 @@ class PausedEvent:
 
 
 @dataclass(frozen=True, eq=False)
+class ForwardFrame:
+    """One stop of the forward-process explorer: the request's init image noised to `timestep`."""
+
+    index: int  # 0 is x_0 itself, the picture through the VAE
+    count: int  # stops in all
+    timestep: int | None  # the training timestep; None for x_0
+    alpha_bar: float  # how much of x_0 survives, squared (1 for x_0)
+    picture: np.ndarray  # H x W x 3 uint8 at the init image's size: x_t decoded with the full VAE
+    noise: np.ndarray  # h x w x 3 uint8 at the latent size: the noise's channels as colour (every stop)
+    latent_mean: float  # of x_t: towards 0 as t grows
+    latent_std: float  # of x_t: towards 1 as t grows
+
+    @property
+    def sigma(self) -> float:
+        """Noise level in units of the clean signal: sqrt((1 - alpha_bar) / alpha_bar)."""
+        return float(np.sqrt((1.0 - self.alpha_bar) / self.alpha_bar))
+
+
+@dataclass(frozen=True, eq=False)
 class GenerationResult:
     """The finished images of one request, in batch order."""
 

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from studio.engine.request import ModelInfo
 from studio.ui.canvas import CanvasView
 from studio.ui.filmstrip import Filmstrip
+from studio.ui.forward_explorer import ForwardExplorer, connect_forward_explorer
 from studio.ui.generation import GenerationController
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         self.parameters_panel = ParametersPanel(self.parameters)
         self.inspector = NoiseInspector()
         self.filmstrip = Filmstrip()
+        self.forward_explorer = ForwardExplorer()
         self.result_panel = ResultPanel()
         self._create_docks()
         self._create_menus()
@@ -145,6 +147,10 @@ class MainWindow(QMainWindow):
         self.generation = GenerationController(
             self.service, self.document, self.parameters, self.seed_state, self.tool_settings,
             self.canvas, self.result_panel, self.inspector, self.filmstrip, self,
+        )
+        connect_forward_explorer(
+            self.forward_explorer, self.service, self.document, self.parameters, self.seed_state,
+            self.show_error,
         )
         self._connect()
         self.setAcceptDrops(True)  # drop an image file to open it
@@ -235,6 +241,7 @@ class MainWindow(QMainWindow):
         tabs.addTab(self.result_panel, "Last result")
         tabs.addTab(self.inspector, "Diffusion")
         tabs.addTab(self.filmstrip, "Steps")
+        tabs.addTab(self.forward_explorer, "Forward")
         tabs.addTab(QUndoView(self.document.undo_stack), "History")
         tabs.setMinimumHeight(260)
         self.info_tabs = tabs

@@ -68,6 +68,18 @@ def build_request(
     )
 
 
+def forward_request(document: Document, parameters: GenerationParameters, seed: int) -> GenerationRequest:
+    """What the forward-process explorer noises: the canvas as it is, with the noise of `seed`."""
+    return GenerationRequest(
+        mode=Mode.IMAGE_TO_IMAGE,
+        init_image=document.flattened_rgb(),
+        seed=seed,
+        model=parameters.model,
+        precision=parameters.precision,
+        decode_precision=parameters.precision,
+    )
+
+
 def refine_strength(parameters: GenerationParameters) -> float | None:
     """The request's refine strength: None lets the engine decide (auto), 0 is off."""
     choice = RefineChoice(parameters.refine)

@@ -2,9 +2,10 @@
 
 The engine module (and with it torch) is imported inside the worker thread on first use, so the
 window is on screen long before torch is. Only plain data crosses threads: the frozen request goes
-in; ModelInfo, StepEvent (numpy previews), PausedEvent, GenerationResult and message strings come
-back. Cancel, pause and resume go through a RunControl per run, set straight from the GUI thread and
-read by the engine between steps (a paused run waits in the worker thread until it is resumed).
+in; ModelInfo, StepEvent (numpy previews), PausedEvent, ForwardFrame (the forward-process explorer),
+GenerationResult and message strings come back. Cancel, pause and resume go through a RunControl per
+run, set straight from the GUI thread and read by the engine between steps (a paused run waits in
+the worker thread until it is resumed).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from studio.engine.control import RunControl
 from studio.engine.request import (
     Cancelled,
     EngineError,
+    ForwardFrame,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
@@ -46,6 +48,13 @@ class EngineLike(Protocol):
         control: RunControl | None = None,
         on_pause: Callable[[PausedEvent], None] | None = None,
     ) -> GenerationResult: ...
+
+    def explore_forward(
+        self,
+        request: GenerationRequest,
+        on_frame: Callable[[ForwardFrame], None],
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None: ...
 
 
 def default_engine_factory() -> EngineLike:
@@ -73,6 +82,7 @@ class EngineWorker(QObject):
     started = Signal(object)  # GenerationRequest
     step = Signal(object)  # StepEvent
     paused = Signal(object)  # PausedEvent: the run waits for resume or cancel
+    forward_frame = Signal(object)  # ForwardFrame
     finished = Signal(object)  # GenerationResult
     cancelled = Signal()
     failed = Signal(str)  # a message for the user
@@ -137,6 +147,22 @@ class EngineWorker(QObject):
         finally:
             self.job_done.emit(job_id)
 
+    @Slot(int, object, object)
+    def explore_forward(self, job_id: int, request: GenerationRequest, control: RunControl) -> None:
+        self.job_started.emit(job_id)
+        try:
+            if control.is_cancelled():  # a newer exploration replaced it while it waited
+                return
+            self._ensure_model(request.model, request.precision.value, request.decode_precision.value)
+            self._engine.explore_forward(request, self.forward_frame.emit, control.is_cancelled)
+        except Cancelled:
+            pass
+        except Exception as error:
+            log.warning("the forward process failed:\n%s", traceback.format_exc())
+            self.failed.emit(user_message(error))
+        finally:
+            self.job_done.emit(job_id)
+
 
 _live_threads: weakref.WeakSet[QThread] = weakref.WeakSet()
 
@@ -148,13 +174,17 @@ def running_threads() -> list[QThread]:
 
 class EngineService(QObject):
     """GUI-side owner of the worker thread. Submitting a run cancels the one going; signals from runs
-    that were superseded are dropped here, so the window only ever hears about the current run."""
+    that were superseded are dropped here, so the window only ever hears about the current run.
+    Forward-process explorations are jobs of their own: they wait behind a run (one engine, one
+    thread), a new one replaces the last, and runs neither cancel them nor are cancelled by them."""
 
     model_loading = Signal(str)
     model_ready = Signal(object)
     run_started = Signal(object)  # GenerationRequest
     step = Signal(object)
     paused = Signal(object)  # PausedEvent
+    forward_frame = Signal(object)  # ForwardFrame of the latest exploration
+    exploration_failed = Signal(str)  # a message for the user: the latest exploration failed
     finished = Signal(object)
     cancelled = Signal()
     failed = Signal(str)
@@ -162,6 +192,7 @@ class EngineService(QObject):
 
     _load_requested = Signal(int, str, str)
     _generate_requested = Signal(int, object, object)
+    _explore_requested = Signal(int, object, object)
 
     def __init__(
         self, engine_factory: Callable[[], EngineLike] = default_engine_factory, parent: QObject | None = None
@@ -174,12 +205,14 @@ class EngineService(QObject):
         self._thread.finished.connect(self._worker.deleteLater)
         self._load_requested.connect(self._worker.load_model)
         self._generate_requested.connect(self._worker.generate)
+        self._explore_requested.connect(self._worker.explore_forward)
         self._worker.model_loading.connect(self.model_loading)
         self._worker.model_ready.connect(self.model_ready)
         self._worker.job_started.connect(self._on_job_started)
         self._worker.started.connect(self._on_started)
         self._worker.step.connect(self._on_step)
         self._worker.paused.connect(self._on_paused)
+        self._worker.forward_frame.connect(self._on_forward_frame)
         self._worker.finished.connect(self._on_finished)
         self._worker.cancelled.connect(self._on_cancelled)
         self._worker.failed.connect(self._on_failed)
@@ -187,6 +220,8 @@ class EngineService(QObject):
         self._next_job_id = 0
         self._pending: dict[int, RunControl | None] = {}  # queued or running jobs, in order
         self._current_run: int | None = None  # the latest generate job: the only one the UI hears of
+        self._explorations: set[int] = set()  # forward-process jobs queued or going
+        self._current_exploration: int | None = None  # the latest: the only one the UI hears of
         self._running_job: int | None = None  # the job the worker is executing now
         self._busy = False
         self._thread.start()
@@ -219,8 +254,23 @@ class EngineService(QObject):
         self._set_busy(True)
         self._generate_requested.emit(job_id, request, control)
 
+    def explore_forward(self, request: GenerationRequest) -> None:
+        """Noise request.init_image over t for the explorer (frames arrive as `forward_frame`),
+        replacing the exploration still queued or going."""
+        self._cancel(self._explorations)
+        control = RunControl()
+        job_id = self._new_job(control)
+        self._explorations.add(job_id)
+        self._current_exploration = job_id
+        self._explore_requested.emit(job_id, request, control)
+
     def cancel(self) -> None:
-        for control in self._pending.values():
+        """Cancel every run queued or going (explorations carry on)."""
+        self._cancel(set(self._pending) - self._explorations)
+
+    def _cancel(self, job_ids: set[int]) -> None:
+        for job_id in job_ids:
+            control = self._pending.get(job_id)
             if control is not None:
                 control.cancel()
 
@@ -241,7 +291,7 @@ class EngineService(QObject):
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Cancel everything and stop the thread; True when it stopped in time."""
-        self.cancel()
+        self._cancel(set(self._pending))
         self._thread.quit()
         stopped = self._thread.wait(timeout_ms)
         if not stopped:
@@ -271,6 +321,13 @@ class EngineService(QObject):
         elif control is not None:
             control.resume()  # nobody is listening any more: never leave the worker waiting
 
+    def _on_forward_frame(self, frame: ForwardFrame) -> None:
+        if self._running_job is None or self._running_job != self._current_exploration:
+            return
+        control = self._pending.get(self._running_job)
+        if control is not None and not control.is_cancelled():
+            self.forward_frame.emit(frame)
+
     def _on_finished(self, result: GenerationResult) -> None:
         if not self._is_current():
             return
@@ -286,14 +343,21 @@ class EngineService(QObject):
             self.cancelled.emit()
 
     def _on_failed(self, message: str) -> None:
-        # Loading failures (no run) and the current run's failures both reach the user.
+        # Loading failures (no run) and the current run's failures reach the user; so do the current
+        # exploration's, on their own signal (no run failed).
+        if self._running_job is not None and self._running_job == self._current_exploration:
+            self.exploration_failed.emit(message)
+            return
         is_model_load = self._pending.get(self._running_job, False) is None
         if is_model_load or self._is_current():
             self.failed.emit(message)
 
     def _on_job_done(self, job_id: int) -> None:
         self._pending.pop(job_id, None)
+        self._explorations.discard(job_id)
         self._running_job = None
+        if job_id == self._current_exploration:
+            self._current_exploration = None
         if job_id == self._current_run:
             self._current_run = None
             self._set_busy(False)

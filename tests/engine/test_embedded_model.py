@@ -72,3 +72,23 @@ def test_a_sun_painted_on_the_paused_picture_stays_where_it_was_painted(engine):
     untouched = classifier.classify([engine.generate(request).images[0] for _, request in results])
     assert sum(scene["body"] == "sun" for scene in untouched) == 0, untouched
     assert sum(scene["body"] == "sun" and scene["body_pos"] == "left" for scene in painted) >= 5, painted
+
+
+def test_the_forward_process_takes_a_painting_to_unit_noise(engine):
+    """The explorer on the shipped model: x_0 keeps a Landscapes picture, t = 999 is unit Gaussian noise."""
+    from studio.engine.request import Mode
+    from studio.training.world import render_scene, sample_attributes
+
+    rng = np.random.default_rng(5)
+    painting = render_scene(sample_attributes(rng), rng)
+    frames = []
+    request = GenerationRequest(mode=Mode.IMAGE_TO_IMAGE, init_image=painting, seed=3)
+    engine.explore_forward(request, frames.append)
+    first, last = frames[0], frames[-1]
+
+    def off(picture: np.ndarray) -> float:
+        return float(np.abs(picture.astype(int) - painting).mean())
+
+    assert off(first.picture) < 12  # the VAE keeps the picture
+    assert off(last.picture) > 2 * off(first.picture)
+    assert last.timestep == 999 and abs(last.latent_mean) < 0.1 and abs(last.latent_std - 1) < 0.1

@@ -61,6 +61,21 @@ def make_window(qtbot, settings: QSettings) -> Iterator[Callable[..., object]]:
         window.close()
 
 
+RUN_TIMEOUT_MS = 180_000  # a shared 2-core machine can be slow; signals end the waits much sooner
+
+
+@pytest.fixture
+def real_window(make_window, tiny_model_dir, qtbot):
+    """A window on the real engine with the tiny random-weight model, set for short runs."""
+    window = make_window()
+    with qtbot.waitSignal(window.service.model_ready, timeout=RUN_TIMEOUT_MS):
+        window.parameters.model = str(tiny_model_dir)
+    window.parameters.steps = 6
+    window.parameters.preview_kind = "x_t"
+    window.seed_state.after_run = "keep"
+    return window
+
+
 @pytest.fixture
 def window(make_window, fake_engine: FakeEngine):
     window = make_window(lambda: fake_engine)

@@ -12,6 +12,7 @@ from studio.engine.control import RunControl
 from studio.engine.request import (
     Cancelled,
     EngineError,
+    ForwardFrame,
     GenerationRequest,
     GenerationResult,
     ModelInfo,
@@ -30,6 +31,7 @@ class FakeEngine:
         self.requests: list[GenerationRequest] = []
         self.step_gate: threading.Event | None = None  # when set by a test, each step waits for it
         self.steers: list[Steer | None] = []  # what each resume brought
+        self.explored: list[GenerationRequest] = []
 
     def load_model(self, source: str, precision: str = "auto", decode_precision: str = "auto") -> ModelInfo:
         if source.startswith("missing"):
@@ -83,3 +85,20 @@ class FakeEngine:
             images.append(np.full((height, width, 3), (seed % 200, 40, 90), np.uint8))
             seeds.append(seed)
         return GenerationResult(request, tuple(images), tuple(seeds), "fake", time.perf_counter() - started)
+
+    def explore_forward(
+        self,
+        request: GenerationRequest,
+        on_frame: Callable[[ForwardFrame], None],
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Three stops: the init image, then halved towards black, then black; fails like generate."""
+        self.explored.append(request)
+        if self.fail_with:
+            raise EngineError(self.fail_with)
+        noise = np.full((8, 8, 3), 128, np.uint8)
+        for index, (timestep, alpha_bar) in enumerate(((None, 1.0), (499, 0.25), (999, 0.005))):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            picture = (request.init_image * alpha_bar**0.5).astype(np.uint8)
+            on_frame(ForwardFrame(index, 3, timestep, alpha_bar, picture, noise, 0.0, 1.0))

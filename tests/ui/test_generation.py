@@ -12,23 +12,9 @@ from PySide6.QtGui import QColor
 from studio.engine.request import Mode
 from studio.ui.prompt_panel import CANCEL_TEXT, GENERATE_TEXT
 from studio.ui.tools import ToolName
-from tests.ui.conftest import drag
+from tests.ui.conftest import RUN_TIMEOUT_MS, drag
 
 pytest.importorskip("studio.engine.engine")
-
-RUN_TIMEOUT_MS = 180_000  # a shared 2-core machine can be slow; signals end the waits much sooner
-
-
-@pytest.fixture
-def real_window(make_window, tiny_model_dir, qtbot):
-    window = make_window()
-    with qtbot.waitSignal(window.service.model_ready, timeout=RUN_TIMEOUT_MS):
-        window.parameters.model = str(tiny_model_dir)
-    window.parameters.steps = 6
-    window.parameters.preview_kind = "x_t"
-    window.seed_state.after_run = "keep"
-    return window
-
 
 def paint_stroke(window, y: int = 20) -> None:
     window.tool_settings.tool = ToolName.BRUSH.value
