@@ -242,7 +242,10 @@ class Engine:
         self.load_model(request.model, request.precision, request.decode_precision)
         model = self._model
         assert model is not None
-        height, width = request.init_image.shape[:2]
+        # At the size a run of it works at (the model's own pixel count, unless exact): what the model sees.
+        plan = plan_sizes(request, model.info.width, model.info.height, model.info.refine_by_default)
+        width, height = plan.working_width, plan.working_height
+        picture = images.resize(request.init_image, width, height)
 
         def decode(latent: torch.Tensor) -> np.ndarray:
             return self._decode(model, latent)[:height, :width]  # the VAE-grid padding goes
@@ -250,7 +253,7 @@ class Engine:
         noise_to_rgb = model.linear_preview.to_rgb if model.linear_preview is not None else decode
         with torch.inference_mode():
             pipeline = model.pipelines[Mode.TEXT_TO_IMAGE]
-            clean = steering.encode(pipeline, request.init_image, model.vae_scale_factor)
+            clean = steering.encode(pipeline, picture, model.vae_scale_factor)
             for frame in forward_frames(clean, request.seed, model.scheduler_config, decode, noise_to_rgb):
                 if should_stop is not None and should_stop():
                     raise Cancelled()

@@ -304,7 +304,7 @@ class ForwardFrame:
     count: int  # stops in all
     timestep: int | None  # the training timestep; None for x_0
     alpha_bar: float  # how much of x_0 survives, squared (1 for x_0)
-    picture: np.ndarray  # H x W x 3 uint8 at the init image's size: x_t decoded with the full VAE
+    picture: np.ndarray  # H x W x 3 uint8 at the size runs work at: x_t decoded with the full VAE
     noise: np.ndarray  # h x w x 3 uint8 at the latent size: the noise's channels as colour (every stop)
     latent_mean: float  # of x_t: towards 0 as t grows
     latent_std: float  # of x_t: towards 1 as t grows

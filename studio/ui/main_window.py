@@ -161,8 +161,15 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
+        self._restore_info_tab(str(self.settings.value("window/info_tab", "")))
 
     # ---- construction -------------------------------------------------------------------------------
+    def _restore_info_tab(self, name: str) -> None:
+        """The Result dock opens on the tab it was left on (by name: tabs may be added or reordered)."""
+        names = [self.info_tabs.tabText(index) for index in range(self.info_tabs.count())]
+        if name in names:
+            self.info_tabs.setCurrentIndex(names.index(name))
+
     def _action(
         self, text: str, shortcuts: list[str] | QKeySequence.StandardKey | None, slot: Callable[[], object]
     ) -> QAction:
@@ -487,6 +494,7 @@ class MainWindow(QMainWindow):
         save_model(self.settings, "seed", self.seed_state)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/info_tab", self.info_tabs.tabText(self.info_tabs.currentIndex()))
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -74,6 +74,7 @@ def forward_request(document: Document, parameters: GenerationParameters, seed: 
         mode=Mode.IMAGE_TO_IMAGE,
         init_image=document.flattened_rgb(),
         seed=seed,
+        resolution=parameters.resolution,
         model=parameters.model,
         precision=parameters.precision,
         decode_precision=parameters.precision,

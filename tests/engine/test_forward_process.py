@@ -20,10 +20,10 @@ def _picture(width: int = 60, height: int = 44) -> np.ndarray:
     return picture
 
 
-def _request(model_dir, seed: int = 7) -> GenerationRequest:
+def _request(model_dir, seed: int = 7, resolution: str = "exact") -> GenerationRequest:
     return GenerationRequest(
         mode=Mode.IMAGE_TO_IMAGE, init_image=_picture(), seed=seed, model=str(model_dir),
-        precision="fp32", decode_precision="fp32",
+        precision="fp32", decode_precision="fp32", resolution=resolution,
     )
 
 
@@ -101,3 +101,15 @@ def test_the_noise_shown_is_what_a_text_to_image_run_of_the_seed_starts_from(exp
     )
     assert model.linear_preview is not None
     assert np.array_equal(frames[0].noise, model.linear_preview.to_rgb(first_latent))
+
+
+def test_the_canvas_is_noised_at_the_size_runs_work_at(fp32_engine, tiny_model_dir):
+    """With the model's own resolution (the default) a run scales the canvas to the model's pixel
+    count, so the explorer does too: it shows what the model sees."""
+    native = fp32_engine.load_model(str(tiny_model_dir), "fp32", "fp32")
+    frames = []
+    fp32_engine.explore_forward(_request(tiny_model_dir, resolution="native"), frames.append)
+    height, width = frames[0].picture.shape[:2]
+    assert (width, height) != (60, 44)
+    assert abs(width * height - native.width * native.height) <= 0.15 * native.width * native.height
+    assert abs(width / height - 60 / 44) < 0.15

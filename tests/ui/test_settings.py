@@ -28,6 +28,7 @@ def test_settings_round_trip(make_window, settings, fake_engine) -> None:
     first.tool_settings.brush_size = 40
     first.resize(900, 640)
     saved_size = first.size()
+    first.info_tabs.setCurrentWidget(first.filmstrip)
     first.close()
 
     second = make_window(lambda: fake_engine, settings=open_settings(settings.fileName()))
@@ -48,6 +49,7 @@ def test_settings_round_trip(make_window, settings, fake_engine) -> None:
     assert second.seed_state.after_run == "increment"
     assert second.tool_settings.colour.name() == "#ffd83a" and second.tool_settings.brush_size == 40
     assert second.size() == saved_size
+    assert second.info_tabs.currentWidget() is second.filmstrip  # the Result dock opens on "Steps"
 
 
 def test_a_damaged_settings_file_falls_back_to_defaults(make_window, tmp_path, fake_engine) -> None:
