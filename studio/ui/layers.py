@@ -181,6 +181,17 @@ class Document(QObject):
         after = {LayerKind.PAINT: image.convertToFormat(PAINT_FORMAT), LayerKind.MASK: mask}
         self.undo_stack.push(WholeDocumentCommand(self, before, after, text))
 
+    def load_layers(self, paint: QImage, mask: QImage, text: str) -> None:
+        """Replace both layers (a document file or an autosave) as one undo step."""
+        if paint.size() != mask.size():
+            raise ValueError("the paint and mask layers differ in size")
+        before = {layer.kind: layer.image.copy() for layer in self.layers}
+        after = {
+            LayerKind.PAINT: paint.convertToFormat(PAINT_FORMAT),
+            LayerKind.MASK: mask.convertToFormat(MASK_FORMAT),
+        }
+        self.undo_stack.push(WholeDocumentCommand(self, before, after, text))
+
     def notify_layer_changed(self, layer: Layer, region: QRect) -> None:
         """A tool painted into `layer` live (its undo command comes when the stroke ends)."""
         self.layer_changed.emit(layer, region)

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine.request import ModelInfo
+from studio.ui.autosave import Autosaver
 from studio.ui.canvas import CanvasView
 from studio.ui.filmstrip import Filmstrip
 from studio.ui.forward_explorer import ForwardExplorer, connect_forward_explorer
@@ -153,6 +154,15 @@ class MainWindow(QMainWindow):
             self.show_error,
         )
         self._connect()
+        # Next to the settings file: a --settings folder (or a test's) keeps its own autosave.
+        autosave_folder = Path(self.settings.fileName()).parent
+        self.autosaver = Autosaver(self.document, self.parameters, autosave_folder, self)
+        self.autosaver.failed.connect(self.show_error)
+        if self.autosaver.restore():
+            self._size_follows_model = False
+            self.statusBar().showMessage(
+                "Restored the unsaved painting of the last session, which ended without saving it", 15000
+            )
         self.setAcceptDrops(True)  # drop an image file to open it
         self.resize(1400, 900)
         geometry = self.settings.value("window/geometry")
@@ -190,6 +200,7 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         for action in (self.undo_action, self.redo_action):
             self.addAction(action)
+        self.new_action = self._action("New", ["Ctrl+N"], self.new_document)
         self.open_action = self._action("Open image…", ["Ctrl+O"], self.choose_image_to_open)
         self.save_action = self._action("Save image…", ["Ctrl+S"], self.choose_image_to_save)
         self.quit_action = self._action("Quit", ["Ctrl+Q"], self.close)
@@ -259,7 +270,7 @@ class MainWindow(QMainWindow):
 
     def _create_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        for action in (self.open_action, self.save_action, None, self.quit_action):
+        for action in (self.new_action, self.open_action, self.save_action, None, self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         edit_menu = self.menuBar().addMenu("&Edit")
         for action in (self.undo_action, self.redo_action, None, self.clear_action, None,
@@ -420,6 +431,14 @@ class MainWindow(QMainWindow):
         self.pointer_label.setText(f"{position}{size.width()}×{size.height()} · {self.canvas.zoom:.0%}")
 
     # ---- files ---------------------------------------------------------------------------------------
+    def new_document(self) -> bool:
+        """A blank canvas at the size set, with no history (asks first about unsaved strokes)."""
+        if self._unsaved and self.ask_before_discarding and not self._may_discard_painting():
+            return False
+        self.document.reset(self.parameters.width, self.parameters.height)
+        self.canvas.fit()
+        return True
+
     def open_image(self, path: str | Path) -> bool:
         image = QImage(str(path))
         if image.isNull():
@@ -502,6 +521,8 @@ class MainWindow(QMainWindow):
             event.ignore()  # the user chose Cancel, or the save did not happen: keep working
             return
         self.save_settings()
+        # Kept when nobody was asked about unsaved strokes (Ctrl+C, SIGTERM): the next launch restores them.
+        self.autosaver.close(keep=self._unsaved and not self.ask_before_discarding)
         self.generation.live_timer.stop()
         self.hide()  # the window goes at once; the engine thread may need a moment to stop
         self.service.shutdown()
