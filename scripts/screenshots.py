@@ -151,6 +151,15 @@ def generate_and_capture(
     print(f"saved {out / done_name}")
 
 
+def on_a_display(script: str) -> None:
+    """Without an X display, runs `script` again under xvfb-run (and exits with its status)."""
+    if not os.environ.get("DISPLAY"):
+        if not shutil.which("xvfb-run"):
+            sys.exit("no X display and no xvfb-run: apt-get install xvfb xdotool imagemagick")
+        screen = f"-screen 0 {SCREEN[0]}x{SCREEN[1]}x24"
+        sys.exit(subprocess.call(["xvfb-run", "-a", "-s", screen, sys.executable, script, *sys.argv[1:]]))
+
+
 def build_tiny_model(folder: Path) -> Path:
     code = (
         "import sys\n"
@@ -182,11 +191,7 @@ def main() -> None:
     parser.add_argument("--strength", type=float, default=0.8)
     parser.add_argument("--out", type=Path, default=DOCS, help="folder for the screenshots (default: docs/)")
     options = parser.parse_args()
-    if not os.environ.get("DISPLAY"):
-        if not shutil.which("xvfb-run"):
-            sys.exit("no X display and no xvfb-run: apt-get install xvfb xdotool imagemagick")
-        screen = f"-screen 0 {SCREEN[0]}x{SCREEN[1]}x24"
-        sys.exit(subprocess.call(["xvfb-run", "-a", "-s", screen, sys.executable, __file__, *sys.argv[1:]]))
+    on_a_display(__file__)
 
     work = Path(tempfile.mkdtemp(prefix="latent-studio-shots-"))
     model = options.model or ""  # "": the embedded model, as a user's first launch has it

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,10 +24,10 @@ import numpy as np
 from screenshots import (
     DOCS,
     ROOT,
-    SCREEN,
     click,
     find_canvas,
     find_swatch,
+    on_a_display,
     run,
     run_quietly,
     screenshot,
@@ -170,11 +169,7 @@ def main() -> None:
     parser.add_argument("--forward-stop", type=int, default=8, help="the Forward tab's stop (8: t = 399)")
     parser.add_argument("--out", type=Path, default=DOCS)
     options = parser.parse_args()
-    if not os.environ.get("DISPLAY"):
-        if not shutil.which("xvfb-run"):
-            sys.exit("no X display and no xvfb-run: apt-get install xvfb xdotool imagemagick")
-        screen = f"-screen 0 {SCREEN[0]}x{SCREEN[1]}x24"
-        sys.exit(subprocess.call(["xvfb-run", "-a", "-s", screen, sys.executable, __file__, *sys.argv[1:]]))
+    on_a_display(__file__)
     work = Path(tempfile.mkdtemp(prefix="latent-studio-steer-shots-"))
     options.out.mkdir(parents=True, exist_ok=True)
     for info_tab, scene in (("Last result", pause_paint_resume), ("Forward", forward_process)):
