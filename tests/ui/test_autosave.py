@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_a_damaged_document_file_gets_a_message(tmp_path, damage):
         if damage == "giant":
             page["width"] = 10**9
         with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("document.json", __import__("json").dumps(page))
+            archive.writestr("document.json", json.dumps(page))
             if damage != "layer missing":
                 archive.writestr("paint.png", b"junk" if damage == "bad png" else b"")
                 archive.writestr("mask.png", b"junk")
