@@ -7,10 +7,10 @@ with the app idle gives the machine's own noise (other processes on a shared CPU
 "GUI CPU in all" is the GUI thread's CPU time over the whole run: on a machine whose cores the run
 keeps busy, what the GUI takes from the run (steadier than comparing run times on a shared CPU).
 
-    python benchmarks/gui_responsiveness.py [--model PATH] [--steps 30] [--size 512] [--inspector]
+    python benchmarks/gui_responsiveness.py [--model PATH] [--steps 30] [--size 512] [--tab Diffusion]
 
---inspector shows the Diffusion tab during the run (its plots drawn at every step), so that a
-run with it open can be compared with one without.
+--tab picks the Result dock's tab shown during the run: "Diffusion" (the inspector's plots drawn
+as the steps arrive) or "Steps" (the filmstrip filling), to compare with the default "Last result".
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--model", help="model source (default: a tiny random-weight model)")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--inspector", action="store_true", help="the Diffusion tab open during the run")
+    parser.add_argument("--tab", default="Last result", help="the Result dock's tab shown during the run")
     options = parser.parse_args()
 
     from PySide6.QtCore import QEventLoop, QTimer
@@ -65,7 +65,10 @@ def main() -> None:
     wait(window.service.model_ready)
     window.parameters.width = window.parameters.height = options.size
     window.parameters.steps = options.steps
-    window.info_tabs.setCurrentWidget(window.inspector if options.inspector else window.result_panel)
+    tab_names = [window.info_tabs.tabText(index) for index in range(window.info_tabs.count())]
+    if options.tab not in tab_names:
+        parser.error(f"--tab: one of {', '.join(tab_names)}")
+    window.info_tabs.setCurrentIndex(tab_names.index(options.tab))
 
     def heartbeat(until_signal=None, seconds: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         wall, cpu = [], []
@@ -94,7 +97,7 @@ def main() -> None:
     window.close()
 
     print(f"canvas {options.size}x{options.size}, {options.steps} steps, {previews} previews painted, "
-          f"run {run_seconds:.2f} s, Diffusion tab {'open' if options.inspector else 'closed'}, "
+          f"run {run_seconds:.2f} s, tab {options.tab!r} open, "
           f"platform {app.platformName()}, cpus {os.cpu_count()}")
     print("| heartbeat (2 ms) | beats | wall max | wall p99 | wall median | GUI CPU per beat, max "
           "| GUI CPU in all |")

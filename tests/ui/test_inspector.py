@@ -48,8 +48,7 @@ def test_the_plots_ranges_hold_every_value_and_follow_the_run(qtbot) -> None:
                         alpha_bar / (1 - alpha_bar))
     for step in range(1, 41):
         inspector.add_step(_event(step, 40, schedule if step == 1 else None))
-    for _ in range(4):  # one range changes per redraw; the rest follow
-        inspector.draw_now()
+    inspector.draw_now()
     plots = inspector._plots
     assert plots[0].viewRange()[0] == pytest.approx([1, 40])
     low, high = plots[0].viewRange()[1]  # log10 units
@@ -60,3 +59,39 @@ def test_the_plots_ranges_hold_every_value_and_follow_the_run(qtbot) -> None:
     inspector.start_run(10)  # a shorter run: the steps axis follows it
     inspector.draw_now()
     assert plots[0].viewRange()[0] == pytest.approx([1, 10])
+
+
+def test_a_redraw_tick_moves_one_range_or_sets_the_curves_never_both(qtbot) -> None:
+    """What keeps the GUI thread free during a run: each tick of the redraw timer does one piece."""
+    inspector = NoiseInspector()
+    qtbot.addWidget(inspector)
+    inspector.show()
+    qtbot.waitExposed(inspector)
+    alpha_bar = np.linspace(0.01, 0.99, 20)
+    schedule = Schedule(np.linspace(999, 0, 20), alpha_bar, np.sqrt((1 - alpha_bar) / alpha_bar),
+                        alpha_bar / (1 - alpha_bar))
+    for step in range(1, 6):
+        inspector.add_step(_event(step, 20, schedule if step == 1 else None))
+    inspector._redraw.stop()
+    ranges_left = len(inspector._range_changes())
+    assert ranges_left >= 2  # a new run's steps and values move the ranges
+    while ranges_left:
+        inspector._redraw_next()
+        assert len(inspector._range_changes()) == ranges_left - 1
+        assert len(inspector.curve_data("noise")[0]) == 0  # no data in a tick that moved a range
+        ranges_left -= 1
+        assert inspector._redraw.isActive()  # the next piece follows by itself
+    inspector._redraw_next()
+    assert inspector.curve_data("noise")[1].tolist() == [19.0, 18.0, 17.0, 16.0, 15.0]
+    qtbot.waitUntil(lambda: not inspector._redraw.isActive(), timeout=1000)
+
+
+def test_the_last_step_is_drawn_without_a_redraw_call(qtbot) -> None:
+    inspector = NoiseInspector()
+    qtbot.addWidget(inspector)
+    inspector.show()
+    qtbot.waitExposed(inspector)
+    for step in range(1, 4):
+        inspector.add_step(_event(step, 3))
+    qtbot.waitUntil(lambda: len(inspector.curve_data("noise")[0]) == 3, timeout=2000)
+    assert inspector.marker_step == 3
