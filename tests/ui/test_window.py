@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 TIMEOUT_MS = 30_000
 
@@ -281,6 +281,18 @@ def test_cancel_while_paused_ends_the_run_and_keeps_the_paused_picture_undoable(
     assert np.array_equal(window.document.flattened_rgb(), event.picture)
     window.undo_action.trigger()
     assert np.array_equal(window.document.flattened_rgb(), before)
+
+
+def test_closing_while_paused_asks_and_cancel_keeps_the_paused_run(window, qtbot, fake_engine) -> None:
+    _run_until_paused(window, qtbot, fake_engine)
+    asked = []
+    window.ask_save_changes = lambda: asked.append(True) or QMessageBox.StandardButton.Cancel
+    window.close()
+    assert asked and window.isVisible()
+    assert window.generation.paused_at is not None and window.service.busy  # still resumable
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        window.pause_action.trigger()
+    window.ask_save_changes = lambda: QMessageBox.StandardButton.Discard  # for the fixture's close
 
 
 def test_the_steps_tab_shows_every_step_and_branches_from_the_one_picked(window, qtbot, fake_engine) -> None:
