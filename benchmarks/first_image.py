@@ -20,7 +20,8 @@ def main() -> None:
     from studio.ui.main_window import MainWindow
     from studio.ui.settings import open_settings
 
-    window = MainWindow(open_settings(Path(tempfile.mkdtemp()) / "first-image.ini"))
+    work = Path(tempfile.mkdtemp())
+    window = MainWindow(open_settings(work / "first-image.ini"), gallery_folder=work / "gallery")
     marks: dict[str, float] = {}
 
     def model_ready(_info) -> None:

@@ -50,7 +50,8 @@ def main() -> None:
         from studio.engine.random_models import save_random_model  # this script, not the app, imports torch
 
         model = str(save_random_model(work / "tiny", kind="tiny"))
-    window = MainWindow(open_settings(work / "settings.ini"), load_model_on_show=False)
+    window = MainWindow(open_settings(work / "settings.ini"), load_model_on_show=False,
+                        gallery_folder=work / "gallery")
     window.show()
 
     def wait(signal, timeout_s: float = 600) -> list:

@@ -33,7 +33,9 @@ def child(spawned_at: float) -> None:
     from studio.ui.main_window import MainWindow
     from studio.ui.settings import open_settings
 
-    window = MainWindow(open_settings(Path(tempfile.mkdtemp()) / "startup.ini"), load_model_on_show=False)
+    work = Path(tempfile.mkdtemp())
+    window = MainWindow(open_settings(work / "startup.ini"), load_model_on_show=False,
+                        gallery_folder=work / "gallery")
     window.show()
 
     def shown() -> None:

@@ -202,7 +202,8 @@ def main() -> None:
     write_settings(settings, model, options.steps, options.size, options.strength)
     app = subprocess.Popen(
         [sys.executable, "-m", "studio.ui.app", "--settings", str(settings), "-geometry", "1560x960+20+20"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # XDG_DATA_HOME: the results go to a gallery of their own, not this machine's user's.
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(work / "data")},
     )
     try:
         window_id = wait_for(

@@ -60,7 +60,9 @@ class App:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "studio.ui.app", "--settings", str(settings),
              "-geometry", "1560x960+20+20"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            # XDG_DATA_HOME: the results go to a gallery of their own, not this machine's user's.
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(settings.parent / "data")},
         )
         self.window = wait_for(
             lambda: run_quietly("xdotool", "search", "--onlyvisible", "--name", "Latent Studio").split(),

@@ -1,6 +1,6 @@
 """The document as one file of our own: a zip of the paint and mask layers as PNGs plus a JSON page
 (size, prompt), written atomically (temporary file, fsync, replace), so a crash or a full disk mid-write
-never damages the last good file. The autosave uses it; so will Save document.
+never damages the last good file. The autosave and File > Save use it.
 
 Plain zip and PNG rather than a custom container: any archive tool opens it, and Qt writes and reads
 PNG losslessly with the alpha of both layers.
@@ -35,6 +35,8 @@ class DocumentSnapshot:
     paint: QImage
     mask: QImage
     text: dict[str, str] = field(default_factory=dict)  # prompt, negative_prompt
+    # The panels' other settings by name (steps, guidance_scale, seed, ...): plain JSON scalars only.
+    settings: dict[str, str | int | float | bool] = field(default_factory=dict)
 
 
 def _png_bytes(image: QImage) -> bytes:
@@ -53,6 +55,7 @@ def write_document(path: Path, snapshot: DocumentSnapshot) -> None:
     page = {
         "format": FORMAT, "version": VERSION,
         "width": snapshot.paint.width(), "height": snapshot.paint.height(), **snapshot.text,
+        "settings": snapshot.settings,
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,4 +97,12 @@ def read_document(path: Path) -> DocumentSnapshot:
             raise
         raise DocumentFileError(f"Could not read {path.name}: {error}") from error
     text = {key: str(page[key]) for key in ("prompt", "negative_prompt") if isinstance(page.get(key), str)}
-    return DocumentSnapshot(layers["paint"], layers["mask"], text)
+    return DocumentSnapshot(layers["paint"], layers["mask"], text, _plain_settings(page.get("settings")))
+
+
+def _plain_settings(raw: object) -> dict[str, str | int | float | bool]:
+    """Only names with scalar values survive: the file is untrusted, and the panels check the values."""
+    if not isinstance(raw, dict):
+        return {}
+    return {str(name): value for name, value in list(raw.items())[:200]
+            if isinstance(value, int | float | bool) or (isinstance(value, str) and len(value) <= 20_000)}

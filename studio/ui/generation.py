@@ -47,6 +47,9 @@ class GenerationController(QObject):
     error = Signal(str)
     running_changed = Signal(bool)
     paused_changed = Signal(bool)
+    # A result worth keeping (GenerationResult, the indices of its images or None for all): every
+    # finished run, and a live run's image only when the person applies it.
+    result_kept = Signal(object, object)
 
     def __init__(
         self,
@@ -286,6 +289,7 @@ class GenerationController(QObject):
             self.progress_changed.emit(1.0, f"Live: {format_duration(result.elapsed_s)}")
             return
         self.document.apply_result(result.images[0])
+        self.result_kept.emit(result, None)
         self.filmstrip.set_branchable(True)
         self.seed_state.run_finished(tuple(result.seeds))
         seeds = ", ".join(str(seed) for seed in result.seeds)
@@ -295,6 +299,8 @@ class GenerationController(QObject):
     def apply_result_image(self, index: int) -> None:
         if self.last_result is not None and 0 <= index < len(self.last_result.images):
             self.document.apply_result(self.last_result.images[index])
+            if self._is_live(self.last_result.request):
+                self.result_kept.emit(self.last_result, [index])
 
     def _on_cancelled(self) -> None:
         self._run_active = False

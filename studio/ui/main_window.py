@@ -22,7 +22,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -40,21 +39,23 @@ from PySide6.QtWidgets import (
 from studio.engine.request import ModelInfo
 from studio.ui.autosave import Autosaver
 from studio.ui.canvas import CanvasView
+from studio.ui.file_actions import DocumentFiles
 from studio.ui.filmstrip import Filmstrip
 from studio.ui.forward_explorer import ForwardExplorer, connect_forward_explorer
+from studio.ui.gallery_panel import GalleryPanel, connect_gallery
+from studio.ui.gallery_store import GalleryStore, default_gallery_folder
 from studio.ui.generation import GenerationController
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters, ParametersPanel, describe_model
 from studio.ui.prompt_panel import PromptPanel
+from studio.ui.restore_settings import restore_settings
 from studio.ui.result_view import ResultPanel
 from studio.ui.seed_panel import SeedPanel, SeedState, random_seed
 from studio.ui.settings import open_settings, restore_model, save_model
 from studio.ui.tool_panel import TOOL_LABELS, ToolPanel
 from studio.ui.tools import ToolSettings
 from studio.ui.worker import EngineLike, EngineService, default_engine_factory
-
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
 
 
 class MessageBar(QFrame):
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         engine_factory: Callable[[], EngineLike] = default_engine_factory,
         load_model_on_show: bool = True,
+        gallery_folder: Path | None = None,
     ) -> None:
         super().__init__()
         self._model_name = "no model"
@@ -140,6 +142,12 @@ class MainWindow(QMainWindow):
         self.filmstrip = Filmstrip()
         self.forward_explorer = ForwardExplorer()
         self.result_panel = ResultPanel()
+        self.gallery = GalleryPanel(GalleryStore(gallery_folder or default_gallery_folder(), self))
+        self.files = DocumentFiles(
+            self, self.document, self.parameters, self.seed_state, self.tool_settings,
+            lambda: self.generation.last_result, lambda text: self.statusBar().showMessage(text, 15000),
+            self.show_error,
+        )
         self._create_docks()
         self._create_menus()
         self._create_status_bar()
@@ -152,6 +160,10 @@ class MainWindow(QMainWindow):
         connect_forward_explorer(
             self.forward_explorer, self.service, self.document, self.parameters, self.seed_state,
             self.show_error,
+        )
+        connect_gallery(
+            self.gallery, self.generation.result_kept, self.put_on_canvas, self.restore_from_file,
+            lambda text: self.statusBar().showMessage(text, 8000), self.show_error,
         )
         self._connect()
         # Next to the settings file: a --settings folder (or a test's) keeps its own autosave.
@@ -201,8 +213,12 @@ class MainWindow(QMainWindow):
         for action in (self.undo_action, self.redo_action):
             self.addAction(action)
         self.new_action = self._action("New", ["Ctrl+N"], self.new_document)
-        self.open_action = self._action("Open image…", ["Ctrl+O"], self.choose_image_to_open)
-        self.save_action = self._action("Save image…", ["Ctrl+S"], self.choose_image_to_save)
+        # Lambdas: self.files is made after the actions.
+        self.open_action = self._action("Open…", ["Ctrl+O"], lambda: self.files.choose_and_open())
+        self.save_action = self._action("Save", ["Ctrl+S"], lambda: self.files.save_current())
+        self.save_as_action = self._action("Save as…", ["Ctrl+Shift+S"], lambda: self.files.choose_and_save())
+        self.export_action = self._action("Export picture…", ["Ctrl+E"],
+                                          lambda: self.files.choose_and_export())
         self.quit_action = self._action("Quit", ["Ctrl+Q"], self.close)
         self.clear_action = self._action("Clear canvas", ["Ctrl+Backspace"], self.document.clear_paint)
         self.generate_action = self._action("Generate", ["Ctrl+Return", "Ctrl+Enter"], self.generate)
@@ -260,6 +276,7 @@ class MainWindow(QMainWindow):
         tabs.addTab(self.inspector, "Diffusion")
         tabs.addTab(self.filmstrip, "Steps")
         tabs.addTab(self.forward_explorer, "Forward")
+        tabs.addTab(self.gallery, "Gallery")
         tabs.addTab(QUndoView(self.document.undo_stack), "History")
         tabs.setMinimumHeight(260)
         self.info_tabs = tabs
@@ -270,7 +287,8 @@ class MainWindow(QMainWindow):
 
     def _create_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        for action in (self.new_action, self.open_action, self.save_action, None, self.quit_action):
+        for action in (self.new_action, self.open_action, self.save_action, self.save_as_action,
+                       self.export_action, None, self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         edit_menu = self.menuBar().addMenu("&Edit")
         for action in (self.undo_action, self.redo_action, None, self.clear_action, None,
@@ -440,22 +458,22 @@ class MainWindow(QMainWindow):
         return True
 
     def open_image(self, path: str | Path) -> bool:
-        image = QImage(str(path))
-        if image.isNull():
-            self.show_error(f"Could not open {path}: not an image this app can read.")
-            return False
-        self._size_follows_model = False
-        self.document.load_image(image)
-        self.document.undo_stack.setClean()  # what is on the canvas is what is in the file
-        self.canvas.fit()
-        self.statusBar().showMessage(f"Opened {path}", 5000)
-        return True
+        """A picture (its PNG settings restored into the panels) or a .lsdoc document."""
+        opened = self.files.open(path)
+        if opened:
+            self._size_follows_model = False
+            self.canvas.fit()
+        return opened
+
+    def save_image(self, path: str | Path) -> bool:
+        """A .lsdoc document, or a picture (PNG with its settings) of the canvas."""
+        return self.files.save(path)
 
     def _may_discard_painting(self) -> bool:
         """Save / Discard / Cancel before unsaved strokes are lost, as every painting program asks."""
         answer = self.ask_save_changes()
         if answer == QMessageBox.StandardButton.Save:
-            self.choose_image_to_save()
+            self.files.save_current()
             return not self._unsaved
         return answer == QMessageBox.StandardButton.Discard
 
@@ -464,16 +482,6 @@ class MainWindow(QMainWindow):
         question = "Save the painting before closing?"
         choices = button.Save | button.Discard | button.Cancel
         return QMessageBox.question(self, "Unsaved painting", question, choices, button.Save)
-
-    def save_image(self, path: str | Path) -> bool:
-        if not self.document.flattened().save(str(path)):
-            self.show_error(
-                f"Could not save {path}: check the folder exists and the name ends in .png or .jpg."
-            )
-            return False
-        self.document.undo_stack.setClean()
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
@@ -485,15 +493,21 @@ class MainWindow(QMainWindow):
             self.open_image(files[0])
             event.acceptProposedAction()
 
-    def choose_image_to_open(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
-        if path:
-            self.open_image(path)
+    def put_on_canvas(self, path: Path) -> None:
+        """A gallery picture becomes the canvas, as one undo step."""
+        image = QImage(str(path))
+        if image.isNull():
+            self.show_error(f"Could not open {path}: the file is gone or not a picture.")
+            return
+        self._size_follows_model = False
+        self.document.load_image(image, f"From the gallery: {path.name}")
+        self.canvas.fit()
 
-    def choose_image_to_save(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save image", "painting.png", IMAGE_FILTER)
-        if path:
-            self.save_image(path)
+    def restore_from_file(self, path: Path) -> None:
+        """Everything the file records, its model, init image and mask included (the person asked)."""
+        self._size_follows_model = False
+        message = restore_settings(path, self.parameters, self.seed_state, self.tool_settings, self.document)
+        self.statusBar().showMessage(message, 15000)
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -523,6 +537,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         # Kept when nobody was asked about unsaved strokes (Ctrl+C, SIGTERM): the next launch restores them.
         self.autosaver.close(keep=self._unsaved and not self.ask_before_discarding)
+        self.gallery.store.close()  # waits for results still being written: none is lost
         self.generation.live_timer.stop()
         self.hide()  # the window goes at once; the engine thread may need a moment to stop
         self.service.shutdown()

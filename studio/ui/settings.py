@@ -43,14 +43,14 @@ def restore_model(settings: QSettings, group: str, model: QObject) -> None:
             current = getattr(model, name)
             raw = settings.value(name)
             try:
-                setattr(model, name, _convert(raw, current))
+                setattr(model, name, convert_like(raw, current))
             except (TypeError, ValueError):
                 continue
     finally:
         settings.endGroup()
 
 
-def _convert(raw: object, like: object) -> object:
+def convert_like(raw: object, like: object) -> object:
     if isinstance(like, QColor):
         colour = QColor(str(raw))
         if not colour.isValid():

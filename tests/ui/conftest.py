@@ -36,7 +36,7 @@ def fake_engine() -> FakeEngine:
 
 
 @pytest.fixture
-def make_window(qtbot, settings: QSettings) -> Iterator[Callable[..., object]]:
+def make_window(qtbot, settings: QSettings, tmp_path: Path) -> Iterator[Callable[..., object]]:
     from studio.ui.main_window import MainWindow
 
     windows: list[MainWindow] = []
@@ -45,6 +45,7 @@ def make_window(qtbot, settings: QSettings) -> Iterator[Callable[..., object]]:
         if engine_factory is not None:
             options["engine_factory"] = engine_factory
         options.setdefault("settings", settings)
+        options.setdefault("gallery_folder", tmp_path / "gallery")  # never the user's own gallery
         options.setdefault("load_model_on_show", False)
         window = MainWindow(**options)
         # A modal "save changes?" would hang an offscreen test: unsaved paintings are discarded

@@ -1,0 +1,131 @@
+"""Does the gallery stay responsive with 10,000 results? A 2 ms heartbeat on the GUI thread, measured.
+
+Writes COUNT result PNGs (small pictures with our full metadata, as the app writes them) into a
+temporary gallery, opens the real main window on its Gallery tab and measures, each with the
+heartbeat running: the first listing (no index yet: every PNG's prompt read), a second launch
+(the index spares the reads), typing a search word, clearing it, and scrolling the whole list.
+"GUI CPU per beat" is the GUI thread's own CPU time between two beats: what the gallery costs it.
+
+    python benchmarks/gallery.py [--count 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+WORDS = ("sunny", "night", "lake", "mountain", "forest", "snow", "desert", "sunset", "clouds", "moon")
+
+
+def write_gallery(folder: Path, count: int) -> float:
+    from studio.engine.request import GenerationRequest, GenerationResult
+    from studio.ui.gallery_store import write_result
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        prompt = " ".join(rng.choice(WORDS, size=4))
+        request = GenerationRequest(prompt=f"{prompt} {index}", seed=index, steps=25, width=64, height=64)
+        image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        path = write_result(folder, image, index, GenerationResult(request, (image,), (index,), "bench", 1.0))
+        os.utime(path, (1_700_000_000 + index, 1_700_000_000 + index))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    options = parser.parse_args()
+
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.main_window import MainWindow
+    from studio.ui.settings import open_settings
+
+    app = QApplication([])
+    work = Path(tempfile.mkdtemp(prefix="latent-studio-gallery-"))
+    gallery = work / "gallery"
+    written_s = write_gallery(gallery, options.count)
+    print(f"{options.count} PNGs written in {written_s:.1f} s; platform {app.platformName()}, "
+          f"cpus {os.cpu_count()}")
+
+    def beats_while(action, done) -> tuple[float, float, float]:
+        """(seconds until done(), GUI CPU per beat max ms, wall max ms) with a 2 ms heartbeat running."""
+        wall, cpu = [time.perf_counter()], [time.thread_time()]
+        timer = QTimer(interval=2)
+        timer.timeout.connect(lambda: (wall.append(time.perf_counter()), cpu.append(time.thread_time())))
+        timer.start()
+        started = time.perf_counter()
+        action()
+        loop = QEventLoop()
+        poll = QTimer(interval=5)
+        poll.timeout.connect(lambda: done() and loop.quit())
+        poll.start()
+        QTimer.singleShot(120_000, loop.quit)
+        loop.exec()
+        elapsed = time.perf_counter() - started
+        settle = QEventLoop()  # what follows done() (thumbnails painting) counts too
+        QTimer.singleShot(300, settle.quit)
+        settle.exec()
+        timer.stop()
+        poll.stop()
+        return elapsed, float(np.diff(cpu).max() * 1000), float(np.diff(wall).max() * 1000)
+
+    rows = []
+
+    def open_window() -> MainWindow:
+        settings = open_settings(work / "settings.ini")
+        window = MainWindow(settings, load_model_on_show=False, gallery_folder=gallery)
+        window.info_tabs.setCurrentWidget(window.gallery)
+        window.show()
+        return window
+
+    holder: dict[str, MainWindow] = {}
+    listed = lambda: holder["window"].gallery.model.total == options.count  # noqa: E731
+    rows.append(("first launch, no index: list and show", *beats_while(
+        lambda: holder.update(window=open_window()), lambda: "window" in holder and listed())))
+    holder["window"].ask_before_discarding = False
+    holder.pop("window").close()
+    rows.append(("second launch, index kept", *beats_while(
+        lambda: holder.update(window=open_window()), lambda: "window" in holder and listed())))
+    panel = holder["window"].gallery
+    rows.append(("type a search word ('lake')", *beats_while(
+        lambda: panel.search.setText("lake"),
+        lambda: 0 < panel.model.rowCount() < options.count)))
+    rows.append(("clear the search", *beats_while(
+        lambda: panel.search.setText(""), lambda: panel.model.rowCount() == options.count)))
+    bar = panel.view.verticalScrollBar()
+    steps = iter(range(0, bar.maximum() + 1, max(1, bar.pageStep())))
+
+    def scroll_on() -> bool:
+        position = next(steps, None)
+        if position is None:
+            return True
+        bar.setValue(position)
+        return False
+
+    pages = bar.maximum() // max(1, bar.pageStep()) + 1
+    scrolled = beats_while(lambda: None, scroll_on)
+    rows.append((f"scroll the whole list, a page per 5 ms ({pages} pages)", *scrolled))
+    holder["window"].ask_before_discarding = False
+    holder["window"].close()
+
+    print(f"| gallery of {options.count:,} | seconds | GUI CPU per beat, max | heartbeat wall max |")
+    print("|---|---|---|---|")
+    for label, seconds, cpu_max, wall_max in rows:
+        print(f"| {label} | {seconds:.2f} s | {cpu_max:.1f} ms | {wall_max:.1f} ms |")
+
+
+if __name__ == "__main__":
+    main()
