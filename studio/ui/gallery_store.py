@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -49,10 +49,13 @@ class GalleryEntry:
     size: int
     prompt: str  # "" when the file says nothing of how it was made
     seed: int | None
+    # Worked out once, on the scanner thread: the GUI thread's search and lookups only read them.
+    name: str = field(init=False, compare=False)  # path.name
+    search_text: str = field(init=False, compare=False)  # the prompt, casefolded
 
-    @property
-    def search_text(self) -> str:
-        return self.prompt.casefold()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.path.name)
+        object.__setattr__(self, "search_text", self.prompt.casefold())
 
 
 def read_entry(path: Path, modified_ns: int, size: int) -> GalleryEntry:
@@ -91,7 +94,7 @@ def scan_folder(folder: Path, known: dict[str, GalleryEntry]) -> list[GalleryEnt
         if entry is None or entry.modified_ns != stat.st_mtime_ns or entry.size != stat.st_size:
             entry = read_entry(Path(item.path), stat.st_mtime_ns, stat.st_size)
         entries.append(entry)
-    entries.sort(key=lambda entry: (entry.modified_ns, entry.path.name), reverse=True)
+    entries.sort(key=lambda entry: (entry.modified_ns, entry.name), reverse=True)
     return entries
 
 
@@ -111,7 +114,7 @@ def load_index(path: Path, folder: Path) -> dict[str, GalleryEntry]:
 
 
 def save_index(path: Path, entries: list[GalleryEntry]) -> None:
-    rows = [{"name": entry.path.name, "modified_ns": entry.modified_ns, "size": entry.size,
+    rows = [{"name": entry.name, "modified_ns": entry.modified_ns, "size": entry.size,
              "prompt": entry.prompt, "seed": entry.seed} for entry in entries]
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(rows), encoding="utf-8")
@@ -166,8 +169,8 @@ class GalleryStore(QObject):
         if self._known is None:
             self._known = load_index(self.index_path, self.folder)
         entries = scan_folder(self.folder, self._known)
-        changed = {entry.path.name: entry for entry in entries} != self._known
-        self._known = {entry.path.name: entry for entry in entries}
+        changed = {entry.name: entry for entry in entries} != self._known
+        self._known = {entry.name: entry for entry in entries}
         if changed:
             with contextlib.suppress(OSError):  # only a cache: the next launch reads the files again
                 save_index(self.index_path, entries)
