@@ -18,6 +18,7 @@ from diffusers import (
     AutoPipelineForInpainting,
     AutoPipelineForText2Image,
     DiffusionPipeline,
+    StableDiffusionPipeline,
 )
 
 from studio.engine.previews import (
@@ -198,10 +199,7 @@ def _load_single_file(
     if suffix not in SAFE_WEIGHT_SUFFIXES | PICKLED_WEIGHT_SUFFIXES:
         raise EngineError(f"{path.name} is not a model: expected a folder or a .safetensors file.")
     if config is None:
-        raise EngineError(
-            f"Loading {path.name} offline needs its model family's config: pass a local Stable Diffusion "
-            "1.x diffusers folder (model_index.json, unet/config.json ...) as the config folder."
-        )
+        return _load_single_file_from_cache(path, dtype)
     return _pipeline_class_of(config).from_single_file(
         str(path),
         config=config,
@@ -210,6 +208,22 @@ def _load_single_file(
         safety_checker=None,
         requires_safety_checker=False,
     )
+
+
+def _load_single_file_from_cache(path: Path, dtype: torch.dtype) -> DiffusionPipeline:
+    """No config folder named: diffusers recognises the family from the checkpoint's keys and takes
+    that family's config from the local Hugging Face cache, if it was ever downloaded there."""
+    try:
+        return StableDiffusionPipeline.from_single_file(
+            str(path), dtype=dtype, local_files_only=True, safety_checker=None, requires_safety_checker=False
+        )
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise EngineError(
+            f"{path.name} holds weights only, and its model family's config is not in the local Hugging "
+            "Face cache. Name a diffusers folder of the same family (model_index.json, unet/config.json, "
+            "...): in the app under Model > \"Config for model files\" (remembered), on the command line "
+            f"with --config FOLDER. ({first_line(error)})"
+        ) from error
 
 
 def _pipeline_class_of(config_folder: str) -> type[DiffusionPipeline]:

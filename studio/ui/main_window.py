@@ -319,6 +319,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.model_label)
 
     def _connect(self) -> None:
+        self.service.set_single_file_config(self.parameters.checkpoint_config)
+        self.parameters.checkpoint_config_changed.connect(self._on_checkpoint_config_chosen)
         self.prompt_panel.generate_requested.connect(self.generate)
         self.prompt_panel.cancel_requested.connect(self.cancel_generation)
         self.prompt_panel.pause_requested.connect(self.generation.toggle_pause)
@@ -429,6 +431,11 @@ class MainWindow(QMainWindow):
         self.service.load_model(source, self.parameters.precision)
 
     # ---- canvas size: the parameters' size and the document's size are one value -------------------
+    def _on_checkpoint_config_chosen(self, folder: str) -> None:
+        self.service.set_single_file_config(folder)
+        if Path(self.parameters.model).is_file():  # the checkpoint in use: load it again with this config
+            self.service.load_model(self.parameters.model, self.parameters.precision)
+
     def _on_size_chosen(self, _value: int) -> None:
         if self._syncing_size:
             return

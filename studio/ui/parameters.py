@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -86,6 +87,7 @@ class GenerationParameters(QObject):
     inpaint_only_masked_changed = Signal(bool)
     inpaint_padding_px_changed = Signal(int)
     recent_models_changed = Signal(str)
+    checkpoint_config_changed = Signal(str)
 
     prompt = Observable("a sunny day with green grass and the sun on the left")
     negative_prompt = Observable("")
@@ -111,6 +113,9 @@ class GenerationParameters(QObject):
     inpaint_only_masked = Observable(True)  # crop around the mask, generate at the model's size, paste back
     inpaint_padding_px = Observable(32)
     recent_models = Observable("")  # model sources used before, one per line, newest first
+    # A diffusers folder of the model family that gives single-file checkpoints their config
+    # (unet/config.json, the scheduler, the tokenizer ...); "": look in the Hugging Face cache.
+    checkpoint_config = Observable("")
 
 
 def describe_model(source: str) -> str:
@@ -120,7 +125,7 @@ def describe_model(source: str) -> str:
 class ModelPicker(QComboBox):
     """Embedded default, recently used sources, and entries that ask for a folder, a file or a hub id."""
 
-    _PICK_FOLDER, _PICK_FILE, _PICK_HUB = "\x00folder", "\x00file", "\x00hub"
+    _PICK_FOLDER, _PICK_FILE, _PICK_HUB, _PICK_CONFIG = "\x00folder", "\x00file", "\x00hub", "\x00config"
 
     def __init__(self, parameters: GenerationParameters, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,6 +137,7 @@ class ModelPicker(QComboBox):
         self._show_model(parameters.model)
         self.activated.connect(self._activated)
         parameters.model_changed.connect(self._show_model)
+        parameters.checkpoint_config_changed.connect(lambda _folder: self._rebuild())
 
     def _rebuild(self) -> None:
         self.blockSignals(True)
@@ -144,6 +150,12 @@ class ModelPicker(QComboBox):
         self.addItem("Open model folder…", self._PICK_FOLDER)
         self.addItem("Open model file (.safetensors, .ckpt)…", self._PICK_FILE)
         self.addItem("Hugging Face hub id…", self._PICK_HUB)
+        config = self.parameters.checkpoint_config
+        self.addItem(f"Config for model files: {Path(config).name if config else 'from the cache'}…",
+                     self._PICK_CONFIG)
+        self.setItemData(self.count() - 1, "A .safetensors checkpoint holds weights only; its model family's "
+                         "diffusers folder (e.g. Stable Diffusion 1.5) gives it the rest. Chosen once, "
+                         "remembered.", Qt.ItemDataRole.ToolTipRole)
         self.setCurrentIndex(max(0, self.findData(self.parameters.model)))
         self.blockSignals(False)
 
@@ -164,6 +176,9 @@ class ModelPicker(QComboBox):
             source = QFileDialog.getOpenFileName(
                 self, "Stable Diffusion checkpoint", "", "Checkpoints (*.safetensors *.ckpt)"
             )[0] or None
+        elif choice == self._PICK_CONFIG:
+            self.choose_checkpoint_config()
+            source = None
         elif choice == self._PICK_HUB:
             text, accepted = QInputDialog.getText(self, "Hub model", "Hugging Face model id:")
             source = text.strip() if accepted and text.strip() else None
@@ -171,6 +186,13 @@ class ModelPicker(QComboBox):
             self.setCurrentIndex(max(0, self.findData(self.parameters.model)))
             return
         self.parameters.model = source
+
+    def choose_checkpoint_config(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Config folder for model files: a diffusers folder of the same family (model_index.json)"
+        )
+        if folder:
+            self.parameters.checkpoint_config = folder
 
 
 class ParametersPanel(QWidget):

@@ -94,6 +94,7 @@ class EngineWorker(QObject):
         self._engine_factory = engine_factory
         self._engine: EngineLike | None = None
         self._loaded: tuple[str, str, str] | None = None  # source, UNet and decode precision asked
+        self._single_file_config = ""  # the model family's folder that gives a .safetensors its config
 
     def _ensure_model(self, source: str, precision: str, decode_precision: str) -> None:
         wanted = (source, precision, decode_precision)
@@ -102,10 +103,17 @@ class EngineWorker(QObject):
         self.model_loading.emit(source)
         if self._engine is None:
             self._engine = self._engine_factory()  # the first job: this is where torch gets imported
+        self._engine.single_file_config = self._single_file_config or None
         self._loaded = None
         info = self._engine.load_model(*wanted)  # loads only what changed; precision "auto" is measured
         self._loaded = wanted
         self.model_ready.emit(info)
+
+    @Slot(str)
+    def set_single_file_config(self, folder: str) -> None:
+        if folder != self._single_file_config:
+            self._single_file_config = folder
+            self._loaded = None  # the next job loads its model again, with this config
 
     @Slot(int, str, str)
     def load_model(self, job_id: int, source: str, precision: str) -> None:
@@ -193,6 +201,7 @@ class EngineService(QObject):
     _load_requested = Signal(int, str, str)
     _generate_requested = Signal(int, object, object)
     _explore_requested = Signal(int, object, object)
+    _config_requested = Signal(str)
 
     def __init__(
         self, engine_factory: Callable[[], EngineLike] = default_engine_factory, parent: QObject | None = None
@@ -204,6 +213,7 @@ class EngineService(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
         self._load_requested.connect(self._worker.load_model)
+        self._config_requested.connect(self._worker.set_single_file_config)
         self._generate_requested.connect(self._worker.generate)
         self._explore_requested.connect(self._worker.explore_forward)
         self._worker.model_loading.connect(self.model_loading)
@@ -244,6 +254,11 @@ class EngineService(QObject):
 
     def load_model(self, source: str, precision: str = "auto") -> None:
         self._load_requested.emit(self._new_job(None), source, precision)
+
+    def set_single_file_config(self, folder: str) -> None:
+        """The diffusers folder of the model family that single-file checkpoints load with ("" none:
+        the local Hugging Face cache is tried); applies from the next load or run."""
+        self._config_requested.emit(folder)
 
     def submit(self, request: GenerationRequest) -> None:
         """Start a run, cancelling any run still queued or going."""

@@ -81,3 +81,36 @@ def test_missing_embedded_model_names_the_fix(monkeypatch, tmp_path, engine):
     monkeypatch.setattr(loading, "EMBEDDED_MODEL_DIR", tmp_path / "nothing")
     with pytest.raises(EngineError, match="main.py train"):
         engine.load_model("")
+
+
+def test_a_checkpoint_without_a_config_folder_says_where_to_name_one(engine, tmp_path):
+    """Nothing named and nothing in the local Hugging Face cache: the message says what is missing
+    and where the app and the command line take a config folder."""
+    import torch
+    from safetensors.torch import save_file
+
+    checkpoint = tmp_path / "weights-only.safetensors"  # the keys of an SD 1.x UNet's first layer
+    save_file({"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(320, 4, 3, 3)}, checkpoint)
+    with pytest.raises(EngineError, match="Config for model files.*--config") as raised:
+        engine.load_model(str(checkpoint))
+    assert "weights-only.safetensors" in str(raised.value)
+
+
+def test_a_named_config_folder_goes_to_diffusers_with_the_checkpoint(tiny_model_dir, tmp_path, monkeypatch):
+    from diffusers import StableDiffusionPipeline
+
+    asked = {}
+
+    def from_single_file(path, **options):
+        asked.update(options, path=path)
+        raise OSError("stop here: converting a real checkpoint is diffusers' part")
+
+    monkeypatch.setattr(StableDiffusionPipeline, "from_single_file", from_single_file)
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(b"weights")
+    engine = Engine(device="cpu")
+    engine.single_file_config = str(tiny_model_dir)  # what the app's worker sets from the setting
+    with pytest.raises(EngineError, match="stop here"):
+        engine.load_model(str(checkpoint))
+    assert asked["path"] == str(checkpoint) and asked["config"] == str(tiny_model_dir)
+    assert asked["local_files_only"] is True

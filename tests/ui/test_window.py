@@ -329,3 +329,23 @@ def test_pause_during_the_refine_pass_says_it_cannot(window, qtbot) -> None:
     window.generation.toggle_pause()
     window.generation.service._busy = False
     assert messages == ["The full-size refine pass cannot be paused: it is the last part"]
+
+
+def test_a_config_folder_for_model_files_reaches_the_engine_and_reloads_the_checkpoint(
+    window, qtbot, fake_engine, tmp_path
+) -> None:
+    checkpoint = tmp_path / "my-model.safetensors"
+    checkpoint.write_bytes(b"weights")
+    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
+        window.parameters.model = str(checkpoint)
+    assert getattr(fake_engine, "single_file_config", None) is None  # none named: the cache is tried
+    picker = window.parameters_panel.model_picker
+    items = [picker.itemText(row) for row in range(picker.count())]
+    assert "Config for model files: from the cache…" in items
+    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
+        window.parameters.checkpoint_config = str(tmp_path / "sd15")
+    assert fake_engine.single_file_config == str(tmp_path / "sd15")
+    assert fake_engine.loaded[-2:] == [str(checkpoint), str(checkpoint)]  # loaded again with it
+    assert "Config for model files: sd15…" in [picker.itemText(row) for row in range(picker.count())]
+    window.save_settings()
+    assert window.settings.value("parameters/checkpoint_config") == str(tmp_path / "sd15")  # remembered
