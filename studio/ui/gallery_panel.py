@@ -1,7 +1,8 @@
 """The Gallery tab: every kept result as a thumbnail, newest first, searchable by prompt.
 
-Keyboard: arrows move, Enter shows the picture large, Ctrl+Enter puts it on the canvas, R restores
-its settings, Ctrl+C copies its seed, Delete moves it to the trash, Ctrl+F goes to the search box.
+Keyboard: arrows move, Enter shows the picture large, Shift+Enter puts it on the canvas, Ctrl+R
+restores its settings, Ctrl+C copies its seed, Delete moves it to the trash; Ctrl+F (anywhere in the
+window) opens the tab at its search box.
 
 Thumbnails are asked for only when the view paints an entry (QListView with uniform item sizes asks
 for the visible rows alone), decoded off the GUI thread and kept in a bounded cache, so a folder of
@@ -189,9 +190,9 @@ class GalleryPanel(QWidget):
             )
         }
         tips = {
-            "large": "Show it large (Enter)", "canvas": "Put it on the canvas, one undo step (Ctrl+Enter)",
+            "large": "Show it large (Enter)", "canvas": "Put it on the canvas, one undo step (Shift+Enter)",
             "restore": "Prompt, seed, steps, guidance, sampler, size, strength, model and mask settings "
-                       "as the file records them; its init image and mask too (R)",
+                       "as the file records them; its init image and mask too (Ctrl+R)",
             "seed": "Copy its seed (Ctrl+C)", "delete": "Move the file to the trash (Delete)",
             "reveal": "Open the gallery folder in the file manager",
         }
@@ -222,13 +223,12 @@ class GalleryPanel(QWidget):
         }
         for name, action in actions.items():
             self.buttons[name].clicked.connect(action)
-        for keys, action in (("Ctrl+Return", self._put_on_canvas), ("R", self._restore),
+        # Keys the window's own shortcuts leave free (Ctrl+Enter generates, R is the mask rectangle).
+        for keys, action in (("Shift+Return", self._put_on_canvas), ("Ctrl+R", self._restore),
                              (QKeySequence.StandardKey.Copy, self.copy_seed),
                              (QKeySequence.StandardKey.Delete, self.delete_current)):
             shortcut = QShortcut(QKeySequence(keys), self.view, context=Qt.ShortcutContext.WidgetShortcut)
             shortcut.activated.connect(action)
-        QShortcut(QKeySequence.StandardKey.Find, self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
-                  ).activated.connect(self.search.setFocus)
         self._selected_path: Path | None = None
         self._update_buttons()
 

@@ -37,7 +37,7 @@ THUMBNAIL_PX = 96
 
 
 def default_gallery_folder() -> Path:
-    """<the user's data directory>/gallery, e.g. ~/.local/share/Latent Studio/gallery on Linux."""
+    """<the user's data directory>/gallery: on Linux ~/.local/share/LatentStudio/Latent Studio/gallery."""
     location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return Path(location or Path.home() / ".latent-studio") / "gallery"
 

@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
         self.save_as_action = self._action("Save as…", ["Ctrl+Shift+S"], lambda: self.files.choose_and_save())
         self.export_action = self._action("Export picture…", ["Ctrl+E"],
                                           lambda: self.files.choose_and_export())
+        self.search_gallery_action = self._action("Search the gallery", ["Ctrl+F"], self.search_gallery)
         self.quit_action = self._action("Quit", ["Ctrl+Q"], self.close)
         self.clear_action = self._action("Clear canvas", ["Ctrl+Backspace"], self.document.clear_paint)
         self.generate_action = self._action("Generate", ["Ctrl+Return", "Ctrl+Enter"], self.generate)
@@ -288,7 +289,7 @@ class MainWindow(QMainWindow):
     def _create_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         for action in (self.new_action, self.open_action, self.save_action, self.save_as_action,
-                       self.export_action, None, self.quit_action):
+                       self.export_action, None, self.search_gallery_action, None, self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         edit_menu = self.menuBar().addMenu("&Edit")
         for action in (self.undo_action, self.redo_action, None, self.clear_action, None,
@@ -499,6 +500,12 @@ class MainWindow(QMainWindow):
         if files:
             self.open_image(files[0])
             event.acceptProposedAction()
+
+    def search_gallery(self) -> None:
+        self.info_tabs.parentWidget().show()  # the Result dock, in case it was closed
+        self.info_tabs.setCurrentWidget(self.gallery)
+        self.gallery.search.setFocus()
+        self.gallery.search.selectAll()
 
     def put_on_canvas(self, path: Path) -> None:
         """A gallery picture becomes the canvas, as one undo step."""

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from studio.engine.metadata import read_request
 from studio.engine.request import GenerationRequest, GenerationResult, Mode
+from studio.ui.gallery_panel import LargeView
 from studio.ui.gallery_store import GalleryStore, write_result
 
 TIMEOUT_MS = 10_000
@@ -225,3 +226,28 @@ def test_opening_a_broken_file_says_so_and_keeps_the_canvas(window, tmp_path, ga
     assert not window.open_image(path)
     assert np.array_equal(window.document.flattened_rgb(), before)
     assert "Could not open" in window.message_bar.message
+
+
+def test_the_gallery_works_from_the_keyboard(window, qtbot) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    _write_entry(window.gallery.store.folder, "keyboard", 31, mtime=1_000_000)
+    _listed(window, qtbot, 1)
+    window.activateWindow()
+    window.search_gallery_action.trigger()  # Ctrl+F from anywhere
+    assert window.info_tabs.currentWidget() is window.gallery
+    qtbot.waitUntil(window.gallery.search.hasFocus, timeout=TIMEOUT_MS)
+    view = window.gallery.view
+    view.setFocus()
+    window.gallery.select_row(0)
+    QTest.keyClick(view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert (window.parameters.prompt, window.seed_state.seed) == ("keyboard", 31)
+    QTest.keyClick(view, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert np.array_equal(window.document.flattened_rgb(), np.full((32, 32, 3), 31, np.uint8))
+    QTest.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: any(isinstance(widget, LargeView) and widget.isVisible()
+                                for widget in QApplication.topLevelWidgets()), timeout=TIMEOUT_MS)
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, LargeView):
+            widget.close()
