@@ -45,7 +45,7 @@ def make_results(gallery: Path) -> None:
 
 
 def main() -> None:
-    on_a_display()
+    on_a_display(__file__)
     work = Path(tempfile.mkdtemp(prefix="latent-studio-gallery-shot-"))
     gallery = work / "data" / "LatentStudio" / "Latent Studio" / "gallery"  # App sets XDG_DATA_HOME
     make_results(gallery)
