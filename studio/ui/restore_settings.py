@@ -13,10 +13,10 @@ import numpy as np
 
 from studio.engine.metadata import read_request
 from studio.engine.metadata_import import ImportedSettings, settings_from_png
-from studio.engine.request import Mode, RequestError
+from studio.engine.request import GenerationRequest, Mode, RequestError
 from studio.ui.image_convert import alpha8_from_array, qimage_from_rgb
 from studio.ui.layers import Document
-from studio.ui.parameters import GenerationParameters
+from studio.ui.parameters import GenerationParameters, RefineChoice
 from studio.ui.seed_panel import SeedState
 from studio.ui.tools import ToolSettings
 
@@ -50,7 +50,14 @@ def restore_settings(
         notes = [note for note in notes if not note.startswith(("width", "height"))]
     elif model is not None:
         parameters.model = str(model)
-    init = _recorded_init(path) if document is not None and imported.source == "Latent Studio" else None
+    recorded = _recorded_request(path) if imported.source == "Latent Studio" else None
+    if recorded is not None and not opened:  # how the run was sized: for the same pixels again
+        parameters.resolution = recorded.resolution.value
+        parameters.use_canvas_as_init = recorded.mode is not Mode.TEXT_TO_IMAGE
+        parameters.refine = refine_choice(recorded.refine_strength).value
+        if recorded.refine_strength:
+            parameters.refine_strength = float(recorded.refine_strength)
+    init = _recorded_init(recorded) if document is not None and recorded is not None else None
     if init is not None:  # the init image sets the canvas size, in the same undo step as the picture
         values.pop("width", None)
         values.pop("height", None)
@@ -72,13 +79,23 @@ def restore_settings(
     return ImportedSettings(restored, imported.source, tuple(notes)).summary()
 
 
-def _recorded_init(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """The init image and mask of an image-to-image or inpainting run of ours, if the file has one."""
+def _recorded_request(path: Path) -> GenerationRequest | None:
     try:
-        request = read_request(path)
+        return read_request(path)
     except RequestError:
         return None  # the settings are what could be had; the summary says what was restored
+
+
+def _recorded_init(request: GenerationRequest) -> tuple[np.ndarray, np.ndarray] | None:
+    """The init image and mask of an image-to-image or inpainting run of ours, if the file has one."""
     if request.mode is Mode.TEXT_TO_IMAGE or request.init_image is None:
         return None
     mask = request.mask if request.mask is not None else np.zeros(request.init_image.shape[:2], np.uint8)
     return request.init_image, mask
+
+
+def refine_choice(refine_strength: float | None) -> RefineChoice:
+    """The panel's refine setting for a request's refine strength (the inverse of request_builder's)."""
+    if refine_strength is None:
+        return RefineChoice.AUTO
+    return RefineChoice.ON if refine_strength > 0 else RefineChoice.OFF

@@ -239,3 +239,21 @@ def test_request_types_do_not_import_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.parametrize("mode", [Mode.TEXT_TO_IMAGE, Mode.IMAGE_TO_IMAGE, Mode.INPAINT])
+def test_a_saved_result_repeats_its_run_in_every_mode(fp32_engine, tiny_model_dir, tmp_path, mode):
+    """What `--from` and the gallery's Restore rely on: the file alone gives the same pixels again."""
+    rng = np.random.default_rng(3)
+    init = rng.integers(0, 256, (48, 56, 3), dtype=np.uint8)
+    mask = np.zeros((48, 56), np.uint8)
+    mask[10:30, 12:40] = 255
+    request = GenerationRequest(
+        prompt="a lake at dawn", mode=mode, seed=21, steps=3, width=56, height=48, strength=0.7,
+        model=str(tiny_model_dir), precision="fp32", decode_precision="fp32", scheduler="euler a",
+        init_image=None if mode is Mode.TEXT_TO_IMAGE else init, mask=mask if mode is Mode.INPAINT else None,
+    )
+    result = fp32_engine.generate(request)
+    save_png(tmp_path / "result.png", result.images[0], request, result.seeds[0], result)
+    again = fp32_engine.generate(read_request(tmp_path / "result.png"))
+    assert np.array_equal(again.images[0], result.images[0])

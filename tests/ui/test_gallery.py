@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
+from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 from studio.engine.metadata import read_request
@@ -251,3 +252,28 @@ def test_the_gallery_works_from_the_keyboard(window, qtbot) -> None:
     for widget in QApplication.topLevelWidgets():
         if isinstance(widget, LargeView):
             widget.close()
+
+
+@pytest.mark.parametrize("use_canvas", [False, True], ids=["text-to-image", "image-to-image"])
+def test_restore_from_the_gallery_repeats_the_run_pixel_for_pixel(real_window, qtbot, use_canvas) -> None:
+    from tests.ui.conftest import RUN_TIMEOUT_MS, drag
+
+    window = real_window
+    if use_canvas:
+        window.tool_settings.tool = "brush"
+        to_widget = window.canvas.to_widget
+        drag(window.canvas, [to_widget(QPointF(4, 10)), to_widget(QPointF(60, 40))])
+    window.parameters.use_canvas_as_init = use_canvas
+    window.parameters.strength = 0.6
+    with qtbot.waitSignal(window.service.finished, timeout=RUN_TIMEOUT_MS) as finished:
+        window.generate_action.trigger()
+    first = finished.args[0]
+    _listed(window, qtbot, 1)
+    window.document.clear_paint()  # the canvas and panels move on before the person restores
+    window.parameters.prompt, window.parameters.steps, window.seed_state.seed = "something else", 3, 1
+    window.gallery.select_row(0)
+    window.gallery.buttons["restore"].click()
+    with qtbot.waitSignal(window.service.finished, timeout=RUN_TIMEOUT_MS) as again:
+        window.generate_action.trigger()
+    assert again.args[0].request.mode is first.request.mode
+    assert np.array_equal(again.args[0].images[0], first.images[0])
