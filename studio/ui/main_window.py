@@ -47,7 +47,8 @@ from studio.ui.gallery_store import GalleryStore, default_gallery_folder
 from studio.ui.generation import GenerationController
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
-from studio.ui.parameters import GenerationParameters, ParametersPanel, describe_model
+from studio.ui.model_status import ModelStatus
+from studio.ui.parameters import GenerationParameters, ParametersPanel
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.restore_settings import restore_settings
 from studio.ui.result_view import ResultPanel
@@ -97,7 +98,7 @@ class MainWindow(QMainWindow):
         gallery_folder: Path | None = None,
     ) -> None:
         super().__init__()
-        self._model_name = "no model"
+        self.model_status = ModelStatus(self)
         self._unsaved = False
         self.ask_before_discarding = True  # off for Ctrl+C / SIGTERM, which must not wait on a dialog
         self.setWindowTitle("Latent Studio")
@@ -311,7 +312,7 @@ class MainWindow(QMainWindow):
         run_menu.addAction(self.cancel_action)
 
     def _create_status_bar(self) -> None:
-        self.model_label = QLabel("Model: not loaded")
+        self.model_label = QLabel(self.model_status.label)
         self.pointer_label = QLabel()
         self.progress_label = QLabel()
         bar = self.statusBar()
@@ -331,9 +332,11 @@ class MainWindow(QMainWindow):
         self.generation.progress_changed.connect(self._show_progress)
         self.generation.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.generation.error.connect(self.show_error)
-        self.service.model_loading.connect(self._on_model_loading)
+        self.service.model_loading.connect(self.model_status.loading)
+        self.service.model_ready.connect(self.model_status.ready)
+        self.service.failed.connect(lambda _message: self.model_status.load_failed())
+        self.model_status.changed.connect(self._show_model_status)
         self.service.model_ready.connect(self._on_model_ready)
-        self.service.failed.connect(self._on_engine_failed)
         self.parameters.model_changed.connect(self._on_model_chosen)
         self.parameters.precision_changed.connect(
             lambda precision: self.service.load_model(self.parameters.model, precision)
@@ -376,7 +379,7 @@ class MainWindow(QMainWindow):
         # The progress is in the title too, so it shows on the taskbar while the window is hidden.
         step = self.progress_bar.format().split(" · ")[0] if self.service.busy else ""
         unsaved = " *" if self._unsaved else ""  # the painting differs from its file
-        idle_title = f"Latent Studio — {self._model_name}{unsaved}"
+        idle_title = f"Latent Studio — {self.model_status.title}{unsaved}"
         self.setWindowTitle(f"{step} — Latent Studio" if step else idle_title)
 
     def _on_clean_changed(self, clean: bool) -> None:
@@ -388,21 +391,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
 
     # ---- model -----------------------------------------------------------------------------------------
-    def _on_model_loading(self, source: str) -> None:
-        self.model_label.setText(f"Model: loading {describe_model(source)}…")
-        self._model_name = "loading model…"
+    def _show_model_status(self) -> None:
+        self.model_label.setText(self.model_status.label)
+        self.model_label.setToolTip(self.model_status.tooltip)
         self._update_title()
 
     def _on_model_ready(self, info: ModelInfo) -> None:
-        precision = info.precision
-        if info.decode_precision != info.precision:
-            precision += f", decode {info.decode_precision}"
-        size = f"native {info.width}×{info.height}"
-        self.model_label.setText(f"Model: {info.name} ({info.device} {precision}, {size})")
-        self.model_label.setToolTip(f"{info.source or info.name}\nPrecision: {info.precision_reason}")
         self.statusBar().showMessage(f"Precision: {info.precision_reason}", 8000)
-        self._model_name = info.name
-        self._update_title()
         if self._apply_model_defaults:
             self._apply_model_defaults = False
             self.parameters.steps = info.steps
@@ -420,12 +415,6 @@ class MainWindow(QMainWindow):
                 self.document.reset(info.width, info.height)
             else:  # painted while the model loaded: the strokes are kept, scaled, in one undo step
                 self.document.resize(info.width, info.height, "Canvas to the model's size")
-
-    def _on_engine_failed(self, _message: str) -> None:
-        if self._model_name == "loading model…":
-            self._model_name = "no model"
-            self.model_label.setText("Model: not loaded (see the message above the canvas)")
-            self._update_title()
 
     def _on_model_chosen(self, source: str) -> None:
         self._apply_model_defaults = True
