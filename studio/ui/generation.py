@@ -36,7 +36,6 @@ from studio.ui.tools import ToolSettings
 from studio.ui.worker import EngineService
 
 LIVE_DEBOUNCE_MS = 200
-NOT_A_SKETCH_EDIT = ("Result",)  # landing a result must not start a live run of its own
 
 
 class GenerationController(QObject):
@@ -222,8 +221,8 @@ class GenerationController(QObject):
         if not self.parameters.live_painting or self.paused_at is not None:
             return  # strokes on a paused picture steer that run, not a live one
         command = self.document.undo_stack.command(index - 1) if index > 0 else None
-        if command is not None and command.text() in NOT_A_SKETCH_EDIT:
-            return
+        if getattr(command, "from_a_run", False):
+            return  # landing a result must not start a live run of its own
         if self.service.busy and self._is_live(self.active_request):
             self.service.cancel()  # its picture no longer matches the canvas
         self.live_timer.start()  # restarts: only the last of quick edits starts a run

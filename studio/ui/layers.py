@@ -110,13 +110,17 @@ class Document(QObject):
         after = layer.image.copy(region)
         self.undo_stack.push(RegionEditCommand(self, layer, region.topLeft(), before, after, text))
 
-    def replace_region(self, layer: Layer, top_left: QPoint, pixels: QImage, text: str) -> None:
+    def replace_region(
+        self, layer: Layer, top_left: QPoint, pixels: QImage, text: str, from_a_run: bool = False
+    ) -> None:
         region = QRect(top_left, pixels.size()).intersected(self.rect())
         if region.isEmpty():
             return
         before = layer.image.copy(region)
         after = pixels.convertToFormat(layer.image.format()).copy(region.translated(-top_left))
-        self.undo_stack.push(RegionEditCommand(self, layer, region.topLeft(), before, after, text))
+        command = RegionEditCommand(self, layer, region.topLeft(), before, after, text)
+        command.from_a_run = from_a_run
+        self.undo_stack.push(command)
 
     def clear_paint(self) -> None:
         blank = QImage(self.size(), PAINT_FORMAT)
@@ -130,7 +134,8 @@ class Document(QObject):
         if image.size() != region.size():
             image = image.scaled(region.size(), mode=Qt.TransformationMode.SmoothTransformation)
         self.set_last_result(image)
-        self.replace_region(self.paint, region.topLeft(), image.convertToFormat(PAINT_FORMAT), "Result")
+        self.replace_region(self.paint, region.topLeft(), image.convertToFormat(PAINT_FORMAT), "Result",
+                            from_a_run=True)
 
     def put_picture(self, rgb: np.ndarray, text: str) -> None:
         """A canvas-sized picture on the paint layer as one undo step (a paused run's guess)."""
@@ -224,6 +229,7 @@ class RegionEditCommand(QUndoCommand):
         super().__init__(text)
         self.document, self.layer, self.top_left = document, layer, top_left
         self.before, self.after = before, after
+        self.from_a_run = False  # a result landing, not the person's edit (live painting ignores it)
 
     def redo(self) -> None:
         self.document._write_region(self.layer, self.top_left, self.after)

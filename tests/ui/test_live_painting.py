@@ -80,3 +80,15 @@ def test_live_painting_off_starts_nothing(window, qtbot, fake_engine):
     stroke(window, 10)
     assert not window.generation.live_timer.isActive()
     assert not window.service.busy and fake_engine.requests == []
+
+
+def test_applying_a_live_result_keeps_it_and_starts_no_run_of_its_own(window, qtbot, fake_engine):
+    window.parameters.live_painting = True
+    stroke(window, 10)
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        pass
+    window.result_panel.apply_button.click()  # the result lands on the canvas: not a sketch edit
+    assert window.document.undo_stack.command(window.document.undo_stack.index() - 1).text() == "Result"
+    qtbot.wait(window.generation.live_timer.interval() + 200)
+    assert len(fake_engine.requests) == 1
+    qtbot.waitUntil(lambda: window.gallery.model.total == 1, timeout=TIMEOUT_MS)  # kept in the gallery
