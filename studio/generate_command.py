@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,12 @@ def _read_image(path: Path, what: str, mode: str) -> np.ndarray:
             return np.asarray(image.convert(mode))
     except FileNotFoundError:
         raise RequestError(f"{what} file not found: {path}") from None
+    except Image.DecompressionBombError:
+        limit = Image.MAX_IMAGE_PIXELS or 0
+        raise RequestError(
+            f"{what} {path} has more than {2 * limit / 1e6:.0f} million pixels, over Pillow's guard against "
+            "decompression bombs: scale it down first"
+        ) from None
     except (UnidentifiedImageError, OSError) as error:
         raise RequestError(f"{what} {path} is not an image Pillow can read ({error})") from None
 
@@ -116,6 +123,21 @@ def output_paths(out: Path | None, seeds: tuple[int, ...]) -> list[Path]:
     return [out.with_name(f"{out.stem}-{index}{out.suffix or '.png'}") for index in range(len(seeds))]
 
 
+def check_output_folder(out: Path | None) -> None:
+    """Before the model loads and the run starts: a folder that cannot take the PNGs is said now,
+    not after minutes of work."""
+    folder = (out or Path("studio.png")).parent
+    if out is not None and out.is_dir():
+        raise RequestError(f"--out {out} is a folder: give a file name, e.g. {out / 'result.png'}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or error
+        raise RequestError(f"cannot write to {folder}: {reason}; nothing was generated") from None
+
+
 def run_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # comes with huggingface_hub; a well-kept progress bar
 
@@ -123,6 +145,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from studio.engine.engine import Engine
     from studio.engine.metadata import save_png
 
+    check_output_folder(args.out)
     engine = Engine(
         device=args.device,
         attention_slicing=args.low_memory,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,16 @@ def save_png(
     for key, picture in pictures:
         if picture is not None:
             _add_picture(chunks, key, picture)
-    Image.fromarray(image).save(path, pnginfo=chunks)
+    # Written beside it under a hidden name, then renamed: a full disk or a crash mid-write never
+    # leaves half a PNG under the final name (the gallery never lists one).
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.partial.png")
+    try:
+        Image.fromarray(image).save(temporary, format="PNG", pnginfo=chunks)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _add_picture(chunks: PngImagePlugin.PngInfo, key: str, picture: np.ndarray) -> None:

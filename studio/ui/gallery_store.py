@@ -123,16 +123,13 @@ def save_index(path: Path, entries: list[GalleryEntry]) -> None:
 
 def write_result(folder: Path, image: np.ndarray, seed: int, result: GenerationResult) -> Path:
     """One result image as a PNG with its parameters, under a name made from its prompt. The name is
-    reserved by exclusive creation (an existing file is never overwritten) and the picture written
-    to a hidden temporary file first, so the gallery never lists half a PNG."""
+    reserved by exclusive creation (an existing file is never overwritten); save_png writes a hidden
+    temporary file and renames it over the reservation, so the gallery never lists half a PNG."""
     folder.mkdir(parents=True, exist_ok=True)
     path = reserve_path(folder, result_file_stem(result.request.prompt, seed, datetime.now()), ".png")
-    temporary = folder / f".{path.stem}.partial.png"  # hidden: scans skip it; .png: Pillow's format
     try:
-        save_png(temporary, image, result.request, seed, result)
-        os.replace(temporary, path)
+        save_png(path, image, result.request, seed, result)
     except BaseException:
-        temporary.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
         raise
     return path

@@ -257,3 +257,39 @@ def test_a_saved_result_repeats_its_run_in_every_mode(fp32_engine, tiny_model_di
     save_png(tmp_path / "result.png", result.images[0], request, result.seeds[0], result)
     again = fp32_engine.generate(read_request(tmp_path / "result.png"))
     assert np.array_equal(again.images[0], result.images[0])
+
+
+def test_a_decompression_bomb_or_an_unwritable_out_end_in_one_line_before_any_work(tiny_model_dir, tmp_path):
+    Image.new("1", (20_000, 20_000)).save(tmp_path / "bomb.png")  # 400 megapixels in a few kilobytes
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "a-folder").mkdir()
+    cases = [
+        (("--init", "bomb.png"), "decompression bombs"),
+        (("--out", "a-file/result.png"), "cannot write to a-file"),
+        (("--out", "a-folder"), "is a folder"),
+    ]
+    for args, message in cases:
+        done = _cli("generate", "--prompt", "x", "--steps", "2", "--model", str(tiny_model_dir), *args,
+                    cwd=tmp_path)
+        assert done.returncode != 0 and message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+        if "--out" in args:
+            assert "loading model" not in done.stderr  # said before the model loads, not after the run
+
+
+def test_a_write_that_fails_half_way_leaves_no_file_under_the_final_name(tmp_path, monkeypatch):
+    request = GenerationRequest(prompt="a lake", seed=1, width=16, height=16)
+    image = np.zeros((16, 16, 3), np.uint8)
+    result = GenerationResult(request, (image,), (1,), "m", 0.1)
+    (tmp_path / "kept.png").write_bytes(b"the last good file")
+
+    def full_disk(self, target, *args, **kwargs):
+        Path(target).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    for name in ("new.png", "kept.png"):
+        with pytest.raises(OSError, match="No space"):
+            save_png(tmp_path / name, image, request, 1, result)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["kept.png"]  # no half file, no temporary
+    assert (tmp_path / "kept.png").read_bytes() == b"the last good file"
