@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from studio.ui.display_check import display_problem
 from studio.ui.main_window import MainWindow
 from studio.ui.settings import APPLICATION, ORGANISATION, open_settings
 
@@ -22,6 +24,9 @@ def run_app(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="model to load: a folder, a .safetensors file or a hub id")
     options, qt_arguments = parser.parse_known_args(argv)
 
+    if QApplication.instance() is None and (problem := display_problem(os.environ)):
+        print(f"latent-studio: {problem}", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_arguments])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
