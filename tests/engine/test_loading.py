@@ -114,3 +114,34 @@ def test_a_named_config_folder_goes_to_diffusers_with_the_checkpoint(tiny_model_
         engine.load_model(str(checkpoint))
     assert asked["path"] == str(checkpoint) and asked["config"] == str(tiny_model_dir)
     assert asked["local_files_only"] is True
+
+
+class _WritesAMarker:
+    """A pickle payload: unpickling it calls Path.touch on the marker, as a hostile checkpoint would
+    run any code it likes."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_hostile_pickled_checkpoint_never_runs_its_code_with_or_without_opt_in(tiny_model_dir, tmp_path):
+    import torch
+
+    marker = tmp_path / "the-payload-ran"
+    checkpoint = tmp_path / "hostile.ckpt"
+    torch.save({"state_dict": {"weight": _WritesAMarker(marker)}}, checkpoint)
+    with pytest.raises(EngineError, match="pickled checkpoint, which can run arbitrary code"):
+        Engine(device="cpu").load_model(str(checkpoint))
+    assert not marker.exists()
+    trusting = Engine(device="cpu", allow_pickled_weights=True, single_file_config=str(tiny_model_dir))
+    # Opted in, it still loads with weights_only (diffusers' torch.load): the payload's global is refused.
+    with pytest.raises(EngineError, match="Unable to load weights from checkpoint"):
+        trusting.load_model(str(checkpoint))
+    assert not marker.exists()
+    torch.load(checkpoint, weights_only=False)  # the payload is real: a plain load runs it
+    assert marker.exists()
