@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio.engine.metadata import read_request
 from studio.engine.request import (
@@ -27,8 +27,8 @@ from studio.engine.request import (
 
 def _read_image(path: Path, what: str, mode: str) -> np.ndarray:
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert(mode))
+        with Image.open(path) as image:  # a photo upright, as its EXIF orientation says (the app does too)
+            return np.asarray(ImageOps.exif_transpose(image).convert(mode))
     except FileNotFoundError:
         raise RequestError(f"{what} file not found: {path}") from None
     except Image.DecompressionBombError:

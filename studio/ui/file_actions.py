@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, PngImagePlugin
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from studio.engine.metadata import PARAMETERS_KEY, parameters_text, save_png
@@ -41,6 +41,24 @@ EXPORT_FILTER = "PNG picture with its settings (*.png);;JPEG or WebP picture, no
 # What a document keeps of the panels besides the prompt: how the next run goes, not the app's state.
 DOCUMENT_SETTINGS = ("steps", "guidance_scale", "scheduler", "strength", "batch_count", "use_canvas_as_init",
                      "inpaint_only_masked", "inpaint_padding_px", "resolution", "refine", "refine_strength")
+
+
+def read_picture(path: Path) -> tuple[QImage | None, str]:
+    """(the picture, "") or (None, what is wrong). Photos come upright (their EXIF orientation is
+    applied), an animation gives its first frame, and transparency stays (the canvas shows it over
+    white, as a painting layer does); Qt's 256 MB allocation limit refuses decompression bombs."""
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    size = reader.size()  # from the header, before any pixel is decoded
+    image = reader.read()
+    if not image.isNull():
+        return image, ""
+    if not path.exists():
+        return None, "the file is not there"
+    if size.isValid() and size.width() * size.height() * 4 > QImageReader.allocationLimit() * 1024 * 1024:
+        return None, (f"at {size.width()}x{size.height()} it is too large to paint on "
+                      f"(over {QImageReader.allocationLimit()} MB); scale it down first")
+    return None, f"not a picture this app can read ({reader.errorString()})"
 
 
 class DocumentFiles:
@@ -67,9 +85,9 @@ class DocumentFiles:
         path = Path(path)
         if path.suffix.lower() == DOCUMENT_SUFFIX:
             return self._open_document(path)
-        image = QImage(str(path))
-        if image.isNull():
-            self.show_error(f"Could not open {path}: not an image this app can read.")
+        image, problem = read_picture(path)
+        if image is None:
+            self.show_error(f"Could not open {path}: {problem}. The canvas is as it was.")
             return False
         self.document.load_image(image)
         self.document.undo_stack.setClean()  # what is on the canvas is what is in the file

@@ -16,7 +16,6 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QImage,
     QKeySequence,
     QShowEvent,
 )
@@ -39,7 +38,7 @@ from PySide6.QtWidgets import (
 from studio.engine.request import ModelInfo
 from studio.ui.autosave import Autosaver
 from studio.ui.canvas import CanvasView
-from studio.ui.file_actions import DocumentFiles
+from studio.ui.file_actions import DocumentFiles, read_picture
 from studio.ui.filmstrip import Filmstrip
 from studio.ui.forward_explorer import ForwardExplorer, connect_forward_explorer
 from studio.ui.gallery_panel import GalleryPanel, connect_gallery
@@ -498,9 +497,9 @@ class MainWindow(QMainWindow):
 
     def put_on_canvas(self, path: Path) -> None:
         """A gallery picture becomes the canvas, as one undo step."""
-        image = QImage(str(path))
-        if image.isNull():
-            self.show_error(f"Could not open {path}: the file is gone or not a picture.")
+        image, problem = read_picture(path)
+        if image is None:
+            self.show_error(f"Could not put {path.name} on the canvas: {problem}.")
             return
         self._size_follows_model = False
         self.document.load_image(image, f"From the gallery: {path.name}")
