@@ -46,8 +46,8 @@ from studio.ui.gallery_store import GalleryStore, default_gallery_folder
 from studio.ui.generation import GenerationController
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
-from studio.ui.model_status import ModelStatus
-from studio.ui.parameters import GenerationParameters, ParametersPanel
+from studio.ui.model_status import ModelState, ModelStatus
+from studio.ui.parameters import GenerationParameters, ParametersPanel, describe_model
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.restore_settings import restore_settings
 from studio.ui.result_view import ResultPanel
@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.model_status = ModelStatus(self)
+        self._going_back = False  # to the last model that loaded, after one that failed
         self._unsaved = False
         self.ask_before_discarding = True  # off for Ctrl+C / SIGTERM, which must not wait on a dialog
         self.setWindowTitle("Latent Studio")
@@ -333,7 +334,7 @@ class MainWindow(QMainWindow):
         self.generation.error.connect(self.show_error)
         self.service.model_loading.connect(self.model_status.loading)
         self.service.model_ready.connect(self.model_status.ready)
-        self.service.failed.connect(lambda _message: self.model_status.load_failed())
+        self.service.failed.connect(self._on_engine_failed)
         self.model_status.changed.connect(self._show_model_status)
         self.service.model_ready.connect(self._on_model_ready)
         self.parameters.model_changed.connect(self._on_model_chosen)
@@ -416,8 +417,22 @@ class MainWindow(QMainWindow):
                 self.document.resize(info.width, info.height, "Canvas to the model's size")
 
     def _on_model_chosen(self, source: str) -> None:
-        self._apply_model_defaults = True
+        self._apply_model_defaults = not self._going_back
         self.service.load_model(source, self.parameters.precision)
+
+    def _on_engine_failed(self, message: str) -> None:
+        """A model that fails to load gives way to the one that worked before it, loaded again with
+        the settings as they are, so the next Generate works."""
+        loading = self.model_status.state is ModelState.LOADING
+        self.model_status.load_failed()
+        previous = self.model_status.last_ready_source
+        if loading and previous is not None and previous != self.parameters.model:
+            self.show_error(f"{message} Back to {describe_model(previous)}, which loaded before.")
+            self._going_back = True
+            try:
+                self.parameters.model = previous
+            finally:
+                self._going_back = False
 
     # ---- canvas size: the parameters' size and the document's size are one value -------------------
     def _on_checkpoint_config_chosen(self, folder: str) -> None:

@@ -29,13 +29,14 @@ class ModelStatus(QObject):
         self.info: ModelInfo | None = None
         self._loading_source = ""
         self._failed = False
+        self.last_ready_source: str | None = None  # the source of the last model that loaded
 
     def loading(self, source: str) -> None:
         self.state, self._loading_source, self._failed = ModelState.LOADING, source, False
         self.changed.emit()
 
     def ready(self, info: ModelInfo) -> None:
-        self.state, self.info = ModelState.READY, info
+        self.state, self.info, self.last_ready_source = ModelState.READY, info, info.source
         self.changed.emit()
 
     def load_failed(self) -> None:

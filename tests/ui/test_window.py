@@ -349,3 +349,18 @@ def test_a_config_folder_for_model_files_reaches_the_engine_and_reloads_the_chec
     assert "Config for model files: sd15…" in [picker.itemText(row) for row in range(picker.count())]
     window.save_settings()
     assert window.settings.value("parameters/checkpoint_config") == str(tmp_path / "sd15")  # remembered
+
+
+def test_a_model_that_fails_to_load_gives_way_to_the_one_before(window, qtbot, fake_engine) -> None:
+    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
+        window.service.load_model(window.parameters.model, window.parameters.precision)
+    window.parameters.steps = 9  # the person's settings stay: no model defaults on the way back
+    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
+        window.parameters.model = "missing-model"  # fails, then the embedded one loads again
+    assert fake_engine.loaded == ["", ""]  # the embedded model, then again after the failure (not recorded)
+    assert window.parameters.model == "" and window.parameters.steps == 9
+    assert "No model at missing-model" in window.message_bar.message
+    assert "Back to Embedded: Landscapes" in window.message_bar.message
+    assert window.model_status.title == "fake"
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+        window.generate_action.trigger()  # the next Generate works
