@@ -21,6 +21,8 @@ from studio.engine.request import (
     StepEvent,
 )
 
+GATE_TIMEOUT_S = 30
+
 
 class FakeEngine:
     """Each step takes `step_seconds` (waiting in the worker thread) and sends a 16x16 preview."""
@@ -65,8 +67,9 @@ class FakeEngine:
         images, seeds = [], []
         for index in range(request.batch_count):
             for step in range(1, request.steps + 1):
-                if self.step_gate is not None:
-                    self.step_gate.wait(5)
+                if self.step_gate is not None and not self.step_gate.wait(GATE_TIMEOUT_S):
+                    # Loudly: carrying on would let a test pass that never opened its gate.
+                    raise RuntimeError(f"FakeEngine: the test's step gate stayed shut for {GATE_TIMEOUT_S} s")
                 threading.Event().wait(self.step_seconds)
                 if should_stop is not None and should_stop():
                     raise Cancelled()
