@@ -70,7 +70,7 @@ class GenerationController(QObject):
         self.filmstrip = filmstrip
         self.active_request: GenerationRequest | None = None
         self.last_result: GenerationResult | None = None
-        self.preview_count = 0  # previews shown for the active run (tests and the status bar read it)
+        self.preview_count = 0  # previews shown for the active run (tests and benchmarks read it)
         self.model_info: ModelInfo | None = None
         self._preview_region = None
         self._preview_mask = None
