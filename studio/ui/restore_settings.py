@@ -61,8 +61,7 @@ def restore_settings(
     if init is not None:  # the init image sets the canvas size, in the same undo step as the picture
         values.pop("width", None)
         values.pop("height", None)
-    if "seed" in values:
-        seed_state.locked = True  # a restored seed stays for the next run instead of rolling on
+    if "seed" in values:  # the next run's; "after run" moves on from it as usual
         seed_state.set_seed(int(values["seed"]))
     if "width" in values or "height" in values:
         parameters.size_chosen = True  # the file's size, not the model's native one
