@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--init", type=Path, help="sketch or image to start from (image-to-image)")
     generate.add_argument("--strength", type=float, help="how far to depart from --init (0-1]; default 0.75")
     generate.add_argument("--mask", type=Path, help="white = repaint (inpainting; needs --init)")
+    generate.add_argument("--scale-mask", action="store_true",
+                          help="scale a mask of another size than the init image to the image's size")
     generate.add_argument("--feather", type=int, help="mask blur radius in pixels; default 4")
     generate.add_argument("--only-masked", action=argparse.BooleanOptionalAction,
                           help="inpaint a crop around the mask at the model's size")

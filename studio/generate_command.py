@@ -41,6 +41,16 @@ def _read_image(path: Path, what: str, mode: str) -> np.ndarray:
         raise RequestError(f"{what} {path} is not an image Pillow can read ({error})") from None
 
 
+def _mask_to_image_size(mask: np.ndarray, image: np.ndarray, scale: bool) -> np.ndarray:
+    height, width = image.shape[:2]
+    if not scale:
+        raise RequestError(
+            f"the mask is {mask.shape[1]}x{mask.shape[0]} but the init image is {width}x{height}: "
+            "pass --scale-mask to scale the mask to the image"
+        )
+    return np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.BILINEAR))
+
+
 def _mode_for(init_image: np.ndarray | None, mask: np.ndarray | None) -> Mode:
     if mask is not None:
         return Mode.INPAINT
@@ -66,6 +76,8 @@ def build_request(
     if mask is not None and init_image is None and fallback.init_image is None:
         raise RequestError("--mask needs --init: the image to repaint")
     init_image, mask = given(init_image, "init_image"), given(mask, "mask")
+    if mask is not None and init_image is not None and mask.shape != init_image.shape[:2]:
+        mask = _mask_to_image_size(mask, init_image, getattr(args, "scale_mask", False))
     steers = fallback.steers
     if args.steer_at is not None:
         steers += (_steer_from(args),)

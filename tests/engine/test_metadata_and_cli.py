@@ -305,3 +305,18 @@ def test_an_init_photo_comes_upright_as_its_exif_says(tmp_path):
     photo.save(tmp_path / "photo.jpg", exif=exif.tobytes(), quality=95)
     upright = _read_image(tmp_path / "photo.jpg", "init image", "RGB")
     assert upright.shape == (40, 30, 3) and upright[2, 15, 0] > 150  # the red half is now on top
+
+
+def test_a_mask_of_another_size_is_refused_with_the_fix_or_scaled_when_asked(tmp_path):
+    Image.new("RGB", (64, 48), "white").save(tmp_path / "init.png")
+    mask = Image.new("L", (32, 24), 0)
+    mask.paste(255, (0, 0, 16, 24))  # the left half
+    mask.save(tmp_path / "mask.png")
+    defaults = ModelInfo("m", "m", "cpu", 64, 64, 20, 7.0, "euler", "fp32", "fp32", "")
+    arguments = ["generate", "--prompt", "x", "--init", str(tmp_path / "init.png"),
+                 "--mask", str(tmp_path / "mask.png")]
+    with pytest.raises(RequestError, match="32x24 but the init image is 64x48: pass --scale-mask"):
+        build_request(build_parser().parse_args(arguments), defaults)
+    request = build_request(build_parser().parse_args([*arguments, "--scale-mask"]), defaults)
+    assert request.mask.shape == (48, 64)
+    assert request.mask[:, :30].min() == 255 and request.mask[:, 34:].max() == 0  # still the left half
