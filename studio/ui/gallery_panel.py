@@ -89,7 +89,7 @@ class GalleryModel(QAbstractListModel):
         return self._shown[row] if 0 <= row < len(self._shown) else None
 
     def row_of(self, path: Path) -> int:
-        if self._rows is None:  # built when first asked, not in the beat that lists 10,000 entries
+        if self._rows is None:  # built when first asked (a thumbnail, the pick kept across a relisting)
             self._rows = {entry.name: row for row, entry in enumerate(self._shown)}
         return self._rows.get(path.name, -1)
 
