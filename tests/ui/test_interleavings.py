@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF
 
 from tests.ui.conftest import drag
 
-SEQUENCES, LONG_RUN_SEQUENCES, ACTIONS = 40, 200, 14
+SEQUENCES, LONG_RUN_SEQUENCES, ACTIONS = 40, 160, 14
 MODELS = ("", "fake-b", "missing-model")  # the last fails to load: the one before comes back
 IDLE_TIMEOUT_MS = 20_000
 
@@ -60,7 +60,7 @@ def test_any_interleaving_ends_idle_with_every_stroke_kept(window, fake_engine, 
     _run_sequence(window, fake_engine, qtbot, random.Random(seed))
 
 
-@pytest.mark.slow  # CI runs it too, on its own line in .ci/run (about 2 minutes)
+@pytest.mark.slow  # CI runs it too, on its own line in .ci/run (under 2 minutes)
 @pytest.mark.parametrize("seed", range(SEQUENCES, SEQUENCES + LONG_RUN_SEQUENCES))
 def test_the_long_run_of_interleavings(window, fake_engine, qtbot, seed) -> None:
     _run_sequence(window, fake_engine, qtbot, random.Random(seed))
