@@ -6,6 +6,8 @@ which names neither the library nor the package; this says both in one line inst
 from __future__ import annotations
 
 import ctypes.util
+import re
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 
@@ -25,10 +27,21 @@ XCB_LIBRARIES = {
 }
 
 
+def _installed_library_finder() -> Callable[[str], str | None]:
+    """ctypes.util.find_library runs `ldconfig -p` anew for each name (38 ms for these ten, at every
+    launch); one run answers them all, and find_library is asked only about a name it lacks."""
+    try:
+        listing = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ctypes.util.find_library
+    installed = set(re.findall(r"\blib([\w.+-]+?)\.so", listing))
+    return lambda name: name if name in installed else ctypes.util.find_library(name)
+
+
 def display_problem(
     environment: Mapping[str, str],
     platform: str = sys.platform,
-    find_library: Callable[[str], str | None] = ctypes.util.find_library,
+    find_library: Callable[[str], str | None] | None = None,
 ) -> str | None:
     """One line saying why no window can open here, or None when it can (or it is not for us to tell)."""
     if not platform.startswith("linux"):
@@ -41,6 +54,7 @@ def display_problem(
     if not environment.get("DISPLAY"):
         return ("No display to open the window on (DISPLAY is not set): start the app in a desktop "
                 "session, or run `python main.py generate ...` for the command line.")
+    find_library = find_library or _installed_library_finder()
     missing = [package for library, package in XCB_LIBRARIES.items() if find_library(library) is None]
     if missing:
         return (f"Qt needs X libraries that are not installed: {', '.join(missing)}. On Debian or Ubuntu: "
