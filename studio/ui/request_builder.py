@@ -89,6 +89,13 @@ def refine_strength(parameters: GenerationParameters) -> float | None:
     return parameters.refine_strength if choice is RefineChoice.ON else 0.0
 
 
+def refine_choice(refine_strength: float | None) -> RefineChoice:
+    """The panel's refine setting for a request's refine strength: the inverse of refine_strength."""
+    if refine_strength is None:
+        return RefineChoice.AUTO
+    return RefineChoice.ON if refine_strength > 0 else RefineChoice.OFF
+
+
 def preview_mask(request: GenerationRequest) -> np.ndarray | None:
     """Where an inpainting run may change pixels: the engine's own feathered mask, 0-255."""
     if request.mode is not Mode.INPAINT:

@@ -16,7 +16,8 @@ from studio.engine.metadata_import import ImportedSettings, settings_from_png
 from studio.engine.request import GenerationRequest, Mode, RequestError
 from studio.ui.image_convert import alpha8_from_array, qimage_from_rgb
 from studio.ui.layers import Document
-from studio.ui.parameters import GenerationParameters, RefineChoice
+from studio.ui.parameters import GenerationParameters
+from studio.ui.request_builder import refine_choice
 from studio.ui.seed_panel import SeedState
 from studio.ui.tools import ToolSettings
 
@@ -50,8 +51,9 @@ def restore_settings(
         notes = [note for note in notes if not note.startswith(("width", "height"))]
     elif model is not None:
         parameters.model = str(model)
-    recorded = _recorded_request(path) if imported.source == "Latent Studio" else None
-    if recorded is not None and not opened:  # how the run was sized: for the same pixels again
+    # An opened file's own run is not restored (its picture is the canvas): only read it for Restore.
+    recorded = _recorded_request(path) if imported.source == "Latent Studio" and not opened else None
+    if recorded is not None:  # how the run was sized and what it started from: the same pixels again
         parameters.resolution = recorded.resolution.value
         parameters.use_canvas_as_init = recorded.mode is not Mode.TEXT_TO_IMAGE
         parameters.refine = refine_choice(recorded.refine_strength).value
@@ -72,7 +74,6 @@ def restore_settings(
         tool_settings.mask_feather = int(values["mask_feather_px"])
     if init is not None and document is not None:
         picture, mask = init
-        parameters.use_canvas_as_init = True
         document.load_layers(qimage_from_rgb(picture), alpha8_from_array(mask), "Restore init image")
     restored = values | ({"model": model} if model is not None and not opened else {})
     return ImportedSettings(restored, imported.source, tuple(notes)).summary()
@@ -91,10 +92,3 @@ def _recorded_init(request: GenerationRequest) -> tuple[np.ndarray, np.ndarray] 
         return None
     mask = request.mask if request.mask is not None else np.zeros(request.init_image.shape[:2], np.uint8)
     return request.init_image, mask
-
-
-def refine_choice(refine_strength: float | None) -> RefineChoice:
-    """The panel's refine setting for a request's refine strength (the inverse of request_builder's)."""
-    if refine_strength is None:
-        return RefineChoice.AUTO
-    return RefineChoice.ON if refine_strength > 0 else RefineChoice.OFF
