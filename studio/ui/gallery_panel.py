@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.file_actions import read_picture
 from studio.ui.gallery_store import THUMBNAIL_PX, GalleryEntry, GalleryStore
 from studio.ui.result_view import ImageView
 
@@ -59,7 +60,6 @@ class GalleryModel(QAbstractListModel):
         self.store = store
         self._all: list[GalleryEntry] = []
         self._shown: list[GalleryEntry] = []
-        self._texts: list[str] = []  # the prompts of _all, casefolded for the search
         self._rows: dict[str, int] | None = {}  # file name -> row of the shown entries; see row_of
         self._search = ""
         self._thumbnails: OrderedDict[Path, QPixmap] = OrderedDict()
@@ -99,7 +99,6 @@ class GalleryModel(QAbstractListModel):
 
     def set_entries(self, entries: list[GalleryEntry]) -> None:
         self._all = entries
-        self._texts = [entry.search_text for entry in entries]
         if self._thumbnails:  # a file rewritten under the same name gets a new thumbnail
             present = {entry.name for entry in entries}
             for path in [path for path in self._thumbnails if path.name not in present]:
@@ -114,10 +113,9 @@ class GalleryModel(QAbstractListModel):
         # By hand, not QSortFilterProxyModel: the proxy would call data() in Python once per row
         # for each keystroke. Here one pass per word over the prompts (casefolded by the scanner),
         # and rows keyed by file name (a str caches its hash; a Path works its hash out each time).
-        shown, texts = self._all, self._texts
+        shown = self._all
         for word in self._search.split():
-            kept = [index for index, text in enumerate(texts) if word in text]
-            shown, texts = [shown[index] for index in kept], [texts[index] for index in kept]
+            shown = [entry for entry in shown if word in entry.search_text]
         # A rescan hands back the same objects for unchanged files: identity is the quick comparison.
         if len(shown) != len(self._shown) or not all(map(operator.is_, shown, self._shown)):
             self.beginResetModel()
@@ -152,7 +150,7 @@ class LargeView(QDialog):
         super().__init__(parent)
         self.setWindowTitle(path.name)
         view = ImageView("This file cannot be shown.")
-        view.set_image(QImage(str(path)))
+        view.set_image(read_picture(path)[0])  # upright, as the canvas would show it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(view)
@@ -323,7 +321,7 @@ def connect_gallery(
     store = panel.store
     result_kept.connect(store.save_result)
     store.written.connect(lambda path: show_message(f"Kept in the gallery as {path.name}"))
-    store.written.connect(lambda _path: store.scan())  # listed now, not when the watcher wakes
+    store.written.connect(lambda _path: store.rescan_soon())  # a batch's files: one scan, not one each
     store.write_failed.connect(show_error)
     panel.put_on_canvas_requested.connect(put_on_canvas)
     panel.restore_requested.connect(restore)

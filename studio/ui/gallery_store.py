@@ -155,7 +155,7 @@ class GalleryStore(QObject):
         self._rescan = QTimer(self, singleShot=True, interval=RESCAN_DELAY_MS)
         self._rescan.timeout.connect(self.scan)
         self._watcher = QFileSystemWatcher(self)
-        self._watcher.directoryChanged.connect(lambda _path: self._rescan.start())
+        self._watcher.directoryChanged.connect(lambda _path: self.rescan_soon())
 
     def scan(self) -> None:
         """Lists the folder in the background; `listed` brings the result."""
@@ -166,12 +166,17 @@ class GalleryStore(QObject):
         if self._known is None:
             self._known = load_index(self.index_path, self.folder)
         entries = scan_folder(self.folder, self._known)
-        changed = {entry.name: entry for entry in entries} != self._known
-        self._known = {entry.name: entry for entry in entries}
+        listed = {entry.name: entry for entry in entries}
+        changed, self._known = listed != self._known, listed
         if changed:
             with contextlib.suppress(OSError):  # only a cache: the next launch reads the files again
                 save_index(self.index_path, entries)
         self.listed.emit(entries)
+
+    def rescan_soon(self) -> None:
+        """Scans once the burst of changes is over (a batch written, a folder copied in)."""
+        if not self._closed:
+            self._rescan.start()
 
     def watch(self) -> None:
         """Scans now and again whenever the folder changes (made first, so there is one to watch)."""
