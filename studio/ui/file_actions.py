@@ -24,7 +24,6 @@ from studio.engine.metadata import PARAMETERS_KEY, parameters_text, save_png
 from studio.engine.request import GenerationResult, RequestError
 from studio.ui.document_file import DocumentFileError, DocumentSnapshot, read_document, write_document
 from studio.ui.layers import Document
-from studio.ui.observable import observable_names
 from studio.ui.parameters import GenerationParameters, describe_model
 from studio.ui.request_builder import build_request
 from studio.ui.restore_settings import restore_settings
@@ -33,7 +32,6 @@ from studio.ui.settings import convert_like
 from studio.ui.tools import ToolSettings
 
 DOCUMENT_SUFFIX = ".lsdoc"
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 OPEN_FILTER = ("Pictures and documents (*.png *.jpg *.jpeg *.webp *.bmp *.lsdoc);;"
                "Latent Studio documents (*.lsdoc);;Pictures (*.png *.jpg *.jpeg *.webp *.bmp)")
 SAVE_FILTER = "Latent Studio document, both layers (*.lsdoc);;PNG picture with its settings (*.png)"
@@ -108,7 +106,7 @@ class DocumentFiles:
         self.document.load_layers(snapshot.paint, snapshot.mask, f"Open {path.name}")
         for name, value in snapshot.text.items():
             setattr(self.parameters, name, value)
-        for name in set(DOCUMENT_SETTINGS) & set(snapshot.settings) & set(observable_names(self.parameters)):
+        for name in set(DOCUMENT_SETTINGS) & set(snapshot.settings):
             try:
                 value = convert_like(snapshot.settings[name], getattr(self.parameters, name))
                 setattr(self.parameters, name, value)

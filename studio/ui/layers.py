@@ -180,11 +180,9 @@ class Document(QObject):
 
     def load_image(self, image: QImage, text: str = "Open image") -> None:
         """Replace the canvas by `image` at its own size; the mask is cleared."""
-        before = {layer.kind: layer.image.copy() for layer in self.layers}
         mask = QImage(image.size(), MASK_FORMAT)
         mask.fill(0)
-        after = {LayerKind.PAINT: image.convertToFormat(PAINT_FORMAT), LayerKind.MASK: mask}
-        self.undo_stack.push(WholeDocumentCommand(self, before, after, text))
+        self.load_layers(image, mask, text)
 
     def load_layers(self, paint: QImage, mask: QImage, text: str) -> None:
         """Replace both layers (a document file or an autosave) as one undo step."""
