@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import diffusers
 import numpy as np
@@ -124,6 +125,7 @@ class Engine:
         self.single_file_config = single_file_config
         self.allow_pickled_weights = allow_pickled_weights
         self._model: LoadedModel | None = None
+        self._loaded_config: str | None = None  # the single_file_config the model was loaded with
         self._precision_asked: tuple[Precision, Precision] | None = None  # (UNet, VAE decode)
         self._precision = PrecisionChoice(Precision.FP32, Precision.FP32, "no model loaded")
         # Choices measured for the loaded model, by what was asked: switching back costs no new trial.
@@ -148,13 +150,16 @@ class Engine:
         asked = (precision, Precision(decode_precision))
         dtype = weights_dtype(precision, self.device)
         model = self._model
-        if model is None or model.info.source != source or model.weights_dtype != dtype:
+        # A checkpoint file takes its config from single_file_config: another config is another model.
+        config_changed = self._loaded_config != self.single_file_config and Path(source).is_file()
+        if model is None or model.info.source != source or model.weights_dtype != dtype or config_changed:
             self._model = None  # free the old weights before loading new ones
             self._measured_choices.clear()
             self._loras = LoraSet()
             model = load_model(
                 source, self.device, dtype, self.single_file_config, self.allow_pickled_weights
             )
+            self._loaded_config = self.single_file_config
             if self.attention_slicing:
                 model.pipelines[Mode.TEXT_TO_IMAGE].enable_attention_slicing()
             if self.vae_tiling:

@@ -200,23 +200,21 @@ def _load_single_file(
         raise EngineError(f"{path.name} is not a model: expected a folder or a .safetensors file.")
     if config is None:
         return _load_single_file_from_cache(path, dtype)
-    return _pipeline_class_of(config).from_single_file(
-        str(path),
-        config=config,
-        dtype=dtype,
-        local_files_only=True,
-        safety_checker=None,
-        requires_safety_checker=False,
-    )
+    pipeline_class = _pipeline_class_of(config)
+    return pipeline_class.from_single_file(str(path), config=config, **_single_file_options(dtype))
+
+
+def _single_file_options(dtype: torch.dtype) -> dict[str, object]:
+    """Offline, and without the safety checker the app does not ship (as for folders)."""
+    return {"dtype": dtype, "local_files_only": True, "safety_checker": None,
+            "requires_safety_checker": False}
 
 
 def _load_single_file_from_cache(path: Path, dtype: torch.dtype) -> DiffusionPipeline:
     """No config folder named: diffusers recognises the family from the checkpoint's keys and takes
     that family's config from the local Hugging Face cache, if it was ever downloaded there."""
     try:
-        return StableDiffusionPipeline.from_single_file(
-            str(path), dtype=dtype, local_files_only=True, safety_checker=None, requires_safety_checker=False
-        )
+        return StableDiffusionPipeline.from_single_file(str(path), **_single_file_options(dtype))
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise EngineError(
             f"{path.name} holds weights only, and its model family's config is not in the local Hugging "

@@ -145,3 +145,27 @@ def test_a_hostile_pickled_checkpoint_never_runs_its_code_with_or_without_opt_in
     assert not marker.exists()
     torch.load(checkpoint, weights_only=False)  # the payload is real: a plain load runs it
     assert marker.exists()
+
+
+def test_another_config_for_the_loaded_checkpoint_loads_it_again(tiny_model_dir, tmp_path, monkeypatch):
+    import dataclasses
+
+    import studio.engine.engine as engine_module
+
+    configs, real_load = [], engine_module.load_model
+
+    def load(source, device, dtype, config, allow_pickled):  # the tiny folder stands in for a checkpoint
+        configs.append(config)
+        model = real_load(str(tiny_model_dir), device, dtype, None, allow_pickled)
+        return dataclasses.replace(model, info=dataclasses.replace(model.info, source=source))
+
+    monkeypatch.setattr(engine_module, "load_model", load)
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(b"weights")
+    engine = Engine(device="cpu")
+    engine.single_file_config = "sd15-a"
+    engine.load_model(str(checkpoint), "fp32", "fp32")
+    engine.load_model(str(checkpoint), "fp32", "fp32")  # loaded already: nothing to do
+    engine.single_file_config = "sd15-b"
+    engine.load_model(str(checkpoint), "fp32", "fp32")
+    assert configs == ["sd15-a", "sd15-b"]
