@@ -19,13 +19,16 @@ from typing import IO, Any
 from PIL import Image
 
 from studio.engine.metadata import PARAMETERS_KEY, REQUEST_KEY
-from studio.engine.request import MAX_SEED
+from studio.engine.request import (
+    CANVAS_STEP_PX,
+    MAX_CANVAS_PX,
+    MAX_INPAINT_PADDING_PX,
+    MAX_MASK_FEATHER_PX,
+    MAX_SEED,
+    MIN_CANVAS_PX,
+)
 from studio.engine.schedulers import DISPLAY_NAMES, SCHEDULER_NAMES, normalise_scheduler_name
 
-# The canvas's size range (studio/ui/parameters.py), copied: the engine must not import the UI.
-MIN_SIZE, MAX_SIZE, SIZE_STEP = 64, 2048, 8
-MAX_FEATHER_PX = 128  # the mask feather spin box's maximum (studio/ui/tool_panel.py)
-MAX_PADDING_PX = 512  # the mask padding spin box's maximum (studio/ui/parameters.py)
 MAX_PROMPT_CHARS = 10_000
 MAX_CHUNK_CHARS = 1_000_000  # Pillow's own cap on one text chunk: anything longer is not settings
 # Pillow reads text stored after the pixels only by decoding them; past this many pixels the text
@@ -39,10 +42,10 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "steps": (1, 1000, True),
     "guidance_scale": (0.0, 50.0, False),
     "strength": (0.01, 1.0, False),  # above 0: strength 0 would change nothing
-    "width": (MIN_SIZE, MAX_SIZE, True),
-    "height": (MIN_SIZE, MAX_SIZE, True),
-    "mask_feather_px": (0, MAX_FEATHER_PX, True),
-    "inpaint_padding_px": (0, MAX_PADDING_PX, True),
+    "width": (MIN_CANVAS_PX, MAX_CANVAS_PX, True),
+    "height": (MIN_CANVAS_PX, MAX_CANVAS_PX, True),
+    "mask_feather_px": (0, MAX_MASK_FEATHER_PX, True),
+    "inpaint_padding_px": (0, MAX_INPAINT_PADDING_PX, True),
 }
 # How each field is named to the user, in the order a summary lists them.
 _LABELS = {
@@ -201,7 +204,7 @@ class _Found:
             return
         kept = min(max(value, lowest), highest)
         if name in ("width", "height"):
-            kept = kept // SIZE_STEP * SIZE_STEP
+            kept = kept // CANVAS_STEP_PX * CANVAS_STEP_PX
         kept = int(kept) if whole else float(kept)
         if kept != value:
             how = "clamped" if not lowest <= value <= highest else "rounded down"

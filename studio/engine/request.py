@@ -14,6 +14,9 @@ import numpy as np
 
 DEFAULT_MODEL = ""  # the embedded Landscapes model under resources/models/
 MAX_SEED = 2**32 - 1
+# What the app's panels offer (and pasted-in metadata is clamped to), named once for both sides.
+MIN_CANVAS_PX, MAX_CANVAS_PX, CANVAS_STEP_PX = 64, 2048, 8
+MAX_MASK_FEATHER_PX, MAX_INPAINT_PADDING_PX = 128, 512
 
 
 class Mode(StrEnum):

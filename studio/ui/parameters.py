@@ -21,7 +21,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.request import DEFAULT_MODEL, Precision, PreviewKind, Resolution
+from studio.engine.request import (
+    CANVAS_STEP_PX,
+    DEFAULT_MODEL,
+    MAX_CANVAS_PX,
+    MAX_INPAINT_PADDING_PX,
+    MIN_CANVAS_PX,
+    Precision,
+    PreviewKind,
+    Resolution,
+)
 from studio.engine.resolution import DEFAULT_REFINE_STRENGTH
 from studio.engine.schedulers import DISPLAY_NAMES, SCHEDULER_NAMES
 from studio.ui.lora_list import LoraList
@@ -56,7 +65,7 @@ REFINE_LABELS = {
     RefineChoice.ON: "On, strength",
 }
 EMBEDDED_MODEL_LABEL = "Embedded: Landscapes"
-MIN_SIZE, MAX_SIZE, SIZE_STEP = 64, 2048, 8
+MIN_SIZE, MAX_SIZE, SIZE_STEP = MIN_CANVAS_PX, MAX_CANVAS_PX, CANVAS_STEP_PX
 MAX_RECENT_MODELS = 7
 
 
@@ -315,7 +324,7 @@ class ParametersPanel(QWidget):
             "Crop around the mask (plus padding), generate there at full model resolution, paste back"
         )
         self._bind_check(self.only_masked_check, "inpaint_only_masked")
-        self.padding_spin = QSpinBox(minimum=0, maximum=512, suffix=" px")
+        self.padding_spin = QSpinBox(minimum=0, maximum=MAX_INPAINT_PADDING_PX, suffix=" px")
         self._bind_spin(self.padding_spin, "inpaint_padding_px")
         form.addRow(self.only_masked_check)
         form.addRow("Mask padding", self.padding_spin)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.engine.request import MAX_MASK_FEATHER_PX
 from studio.ui.layers import Document
 from studio.ui.tools import PALETTE, ToolName, ToolSettings
 
@@ -93,7 +94,7 @@ class ToolPanel(QWidget):
         mask_form = QFormLayout(mask_box)
         self.mask_size_slider, mask_size_row = self._slider_row(1, 400, "mask_size", " px")
         mask_form.addRow("Size", mask_size_row)
-        self.feather_spin = QSpinBox(minimum=0, maximum=128, suffix=" px")
+        self.feather_spin = QSpinBox(minimum=0, maximum=MAX_MASK_FEATHER_PX, suffix=" px")
         self.feather_spin.setToolTip("Blur at the mask's edge, so repainted parts blend in")
         self.feather_spin.setValue(settings.mask_feather)
         self.feather_spin.valueChanged.connect(lambda value: setattr(settings, "mask_feather", value))
