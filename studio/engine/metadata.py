@@ -100,8 +100,12 @@ def save_png(
     for key, picture in pictures:
         if picture is not None:
             _add_picture(chunks, key, picture)
-    # Written beside it under a hidden name, then renamed: a full disk or a crash mid-write never
-    # leaves half a PNG under the final name (the gallery never lists one).
+    write_png(path, image, chunks)
+
+
+def write_png(path: Path, image: np.ndarray, chunks: PngImagePlugin.PngInfo) -> None:
+    """Written beside it under a hidden name, then renamed: a full disk or a crash mid-write never
+    leaves half a PNG under the final name (the gallery never lists one)."""
     path = Path(path)
     temporary = path.with_name(f".{path.stem}.partial.png")
     try:

@@ -16,13 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import PngImagePlugin
 from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from studio.engine.metadata import PARAMETERS_KEY, parameters_text, save_png
+from studio.engine.metadata import PARAMETERS_KEY, parameters_text, save_png, write_png
 from studio.engine.request import GenerationResult, RequestError
-from studio.ui.document_file import DocumentFileError, DocumentSnapshot, read_document, write_document
+from studio.ui.document_file import (
+    DocumentFileError,
+    DocumentSnapshot,
+    read_document,
+    snapshot_of,
+    write_document,
+)
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters, describe_model
 from studio.ui.request_builder import build_request
@@ -141,10 +147,8 @@ class DocumentFiles:
         return True
 
     def _snapshot(self) -> DocumentSnapshot:
-        paint, mask = (layer.image.copy() for layer in self.document.layers)
-        text = {"prompt": self.parameters.prompt, "negative_prompt": self.parameters.negative_prompt}
         settings = {name: getattr(self.parameters, name) for name in DOCUMENT_SETTINGS}
-        return DocumentSnapshot(paint, mask, text, {**settings, "seed": int(self.seed_state.seed)})
+        return snapshot_of(self.document, self.parameters, {**settings, "seed": int(self.seed_state.seed)})
 
     def _write_png(self, path: Path) -> None:
         picture = self.document.flattened_rgb()
@@ -163,7 +167,7 @@ class DocumentFiles:
                                                             describe_model(self.parameters.model)))
         except RequestError:
             pass  # settings that cannot make a run are not worth recording; the picture still is
-        Image.fromarray(picture).save(path, pnginfo=chunks)
+        write_png(path, picture, chunks)
 
     # ---- dialogs ---------------------------------------------------------------------------------------
     def choose_and_open(self) -> bool:
