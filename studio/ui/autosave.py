@@ -16,7 +16,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from studio.ui.document_file import DocumentFileError, DocumentSnapshot, read_document, write_document
+from studio.ui.document_file import (
+    DocumentFileError,
+    DocumentSnapshot,
+    read_document,
+    snapshot_of,
+    write_document,
+)
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters
 
@@ -64,12 +70,8 @@ class Autosaver(QObject):
     def save_now(self) -> None:
         """Writes (or, for a clean document, removes) the autosave in the background."""
         self._timer.stop()
-        if self.document.undo_stack.isClean():
-            snapshot = None
-        else:
-            paint, mask = (layer.image.copy() for layer in self.document.layers)
-            text = {"prompt": self.parameters.prompt, "negative_prompt": self.parameters.negative_prompt}
-            snapshot = DocumentSnapshot(paint, mask, text)
+        clean = self.document.undo_stack.isClean()  # nothing unsaved: the autosave goes
+        snapshot = None if clean else snapshot_of(self.document, self.parameters)
         self._pending = self._writer.submit(self._write, snapshot)
 
     def _write(self, snapshot: DocumentSnapshot | None) -> None:  # on the writer thread

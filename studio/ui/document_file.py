@@ -19,6 +19,9 @@ from typing import Any
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from PySide6.QtGui import QImage
 
+from studio.ui.layers import Document
+from studio.ui.parameters import GenerationParameters
+
 FORMAT = "latent-studio-document"
 VERSION = 1
 MAX_SIDE_PX = 16384  # a damaged or hostile file cannot make us allocate a giant image
@@ -37,6 +40,14 @@ class DocumentSnapshot:
     text: dict[str, str] = field(default_factory=dict)  # prompt, negative_prompt
     # The panels' other settings by name (steps, guidance_scale, seed, ...): plain JSON scalars only.
     settings: dict[str, str | int | float | bool] = field(default_factory=dict)
+
+
+def snapshot_of(document: Document, parameters: GenerationParameters,
+                settings: dict[str, str | int | float | bool] | None = None) -> DocumentSnapshot:
+    """The canvas's layers (shared QImage copies) and the prompt, plus `settings` if given."""
+    paint, mask = (layer.image.copy() for layer in document.layers)
+    text = {"prompt": parameters.prompt, "negative_prompt": parameters.negative_prompt}
+    return DocumentSnapshot(paint, mask, text, dict(settings or {}))
 
 
 def _png_bytes(image: QImage) -> bytes:
