@@ -99,7 +99,7 @@ class GalleryModel(QAbstractListModel):
 
     def set_entries(self, entries: list[GalleryEntry]) -> None:
         self._all = entries
-        if self._thumbnails:  # a file rewritten under the same name gets a new thumbnail
+        if self._thumbnails:  # the thumbnails of files that are gone go too
             present = {entry.name for entry in entries}
             for path in [path for path in self._thumbnails if path.name not in present]:
                 del self._thumbnails[path]
