@@ -3,9 +3,10 @@
 The engine module (and with it torch) is imported inside the worker thread on first use, so the
 window is on screen long before torch is. Only plain data crosses threads: the frozen request goes
 in; ModelInfo, StepEvent (numpy previews), PausedEvent, ForwardFrame (the forward-process explorer),
-GenerationResult and message strings come back. Cancel, pause and resume go through a RunControl per
-run, set straight from the GUI thread and read by the engine between steps (a paused run waits in
-the worker thread until it is resumed).
+GenerationResult and message strings come back, each with the id of the job it belongs to. Cancel,
+pause and resume go through a RunControl per run (explorations have one too, for cancel), set
+straight from the GUI thread and read by the engine between steps (a paused run waits in the worker
+thread until it is resumed or cancelled).
 """
 
 from __future__ import annotations
@@ -75,19 +76,20 @@ def user_message(error: BaseException) -> str:
 
 
 class EngineWorker(QObject):
-    """Runs jobs one after the other in its thread. Every job ends with job_done(job_id)."""
+    """Runs jobs one after the other in its thread. Every signal carries the id of the job it is
+    about, so the GUI side never has to infer it from the order signals arrive in; every job ends
+    with job_done(job_id)."""
 
-    model_loading = Signal(str)  # source
-    model_ready = Signal(object)  # ModelInfo
-    started = Signal(object)  # GenerationRequest
-    step = Signal(object)  # StepEvent
-    paused = Signal(object)  # PausedEvent: the run waits for resume or cancel
-    forward_frame = Signal(object)  # ForwardFrame
-    finished = Signal(object)  # GenerationResult
-    cancelled = Signal()
-    failed = Signal(str)  # a message for the user
-    job_started = Signal(int)
-    job_done = Signal(int)
+    model_loading = Signal(int, str)  # job id, source
+    model_ready = Signal(int, object)  # job id, ModelInfo
+    started = Signal(int, object)  # job id, GenerationRequest
+    step = Signal(int, object)  # job id, StepEvent
+    paused = Signal(int, object)  # job id, PausedEvent: the run waits for resume or cancel
+    forward_frame = Signal(int, object)  # job id, ForwardFrame
+    finished = Signal(int, object)  # job id, GenerationResult
+    cancelled = Signal(int)  # job id
+    failed = Signal(int, str)  # job id, a message for the user
+    job_done = Signal(int)  # job id
 
     def __init__(self, engine_factory: Callable[[], EngineLike] = default_engine_factory) -> None:
         super().__init__()
@@ -96,18 +98,20 @@ class EngineWorker(QObject):
         self._loaded: tuple[str, str, str] | None = None  # source, UNet and decode precision asked
         self._single_file_config = ""  # the model family's folder that gives a .safetensors its config
 
-    def _ensure_model(self, source: str, precision: str, decode_precision: str) -> None:
+    def _ensure_model(self, job_id: int, source: str, precision: str, decode_precision: str) -> EngineLike:
+        """The engine with the model asked for loaded (only when it is not already)."""
         wanted = (source, precision, decode_precision)
         if self._engine is not None and wanted == self._loaded:
-            return
-        self.model_loading.emit(source)
+            return self._engine
+        self.model_loading.emit(job_id, source)
         if self._engine is None:
             self._engine = self._engine_factory()  # the first job: this is where torch gets imported
         self._engine.single_file_config = self._single_file_config or None
-        self._loaded = None
+        self._loaded = None  # a load that fails leaves nothing counted as loaded
         info = self._engine.load_model(*wanted)  # loads only what changed; precision "auto" is measured
         self._loaded = wanted
-        self.model_ready.emit(info)
+        self.model_ready.emit(job_id, info)
+        return self._engine
 
     @Slot(str)
     def set_single_file_config(self, folder: str) -> None:
@@ -116,58 +120,62 @@ class EngineWorker(QObject):
             self._loaded = None  # the next job loads its model again, with this config
 
     @Slot(int, str, str)
-    def load_model(self, job_id: int, source: str, precision: str) -> None:
-        self.job_started.emit(job_id)
+    def load_model_job(self, job_id: int, source: str, precision: str) -> None:
         try:
-            self._ensure_model(source, precision, precision)
+            self._ensure_model(job_id, source, precision, precision)
         except Exception as error:  # any failure becomes a message; the app keeps working
             log.warning("loading %r failed:\n%s", source, traceback.format_exc())
-            self.failed.emit(user_message(error))
+            self.failed.emit(job_id, user_message(error))
         finally:
             self.job_done.emit(job_id)
 
     @Slot(int, object, object)
-    def generate(self, job_id: int, request: GenerationRequest, control: RunControl) -> None:
-        self.job_started.emit(job_id)
+    def run_job(self, job_id: int, request: GenerationRequest, control: RunControl) -> None:
         try:
             if control.is_cancelled():  # superseded while queued (live painting): skip without torch
-                self.cancelled.emit()
+                self.cancelled.emit(job_id)
                 return
-            self.started.emit(request)
-            self._ensure_model(request.model, request.precision.value, request.decode_precision.value)
+            self.started.emit(job_id, request)
+            engine = self._ensure_model(
+                job_id, request.model, request.precision.value, request.decode_precision.value
+            )
 
             def on_step(event: StepEvent) -> None:
                 if not control.is_cancelled():
-                    self.step.emit(event)
+                    self.step.emit(job_id, event)
 
-            result = self._engine.generate(
-                request, on_step=on_step, control=control, on_pause=self.paused.emit
+            result = engine.generate(
+                request, on_step=on_step, control=control,
+                on_pause=lambda event: self.paused.emit(job_id, event),
             )
-            if control.is_cancelled():
-                self.cancelled.emit()
+            if control.is_cancelled():  # cancelled after its last step: the result is not wanted
+                self.cancelled.emit(job_id)
             else:
-                self.finished.emit(result)
+                self.finished.emit(job_id, result)
         except Cancelled:
-            self.cancelled.emit()
+            self.cancelled.emit(job_id)
         except Exception as error:
             log.warning("generation failed:\n%s", traceback.format_exc())
-            self.failed.emit(user_message(error))
+            self.failed.emit(job_id, user_message(error))
         finally:
             self.job_done.emit(job_id)
 
     @Slot(int, object, object)
-    def explore_forward(self, job_id: int, request: GenerationRequest, control: RunControl) -> None:
-        self.job_started.emit(job_id)
+    def exploration_job(self, job_id: int, request: GenerationRequest, control: RunControl) -> None:
         try:
             if control.is_cancelled():  # a newer exploration replaced it while it waited
                 return
-            self._ensure_model(request.model, request.precision.value, request.decode_precision.value)
-            self._engine.explore_forward(request, self.forward_frame.emit, control.is_cancelled)
+            engine = self._ensure_model(
+                job_id, request.model, request.precision.value, request.decode_precision.value
+            )
+            engine.explore_forward(
+                request, lambda frame: self.forward_frame.emit(job_id, frame), control.is_cancelled
+            )
         except Cancelled:
             pass
         except Exception as error:
             log.warning("the forward process failed:\n%s", traceback.format_exc())
-            self.failed.emit(user_message(error))
+            self.failed.emit(job_id, user_message(error))
         finally:
             self.job_done.emit(job_id)
 
@@ -181,10 +189,11 @@ def running_threads() -> list[QThread]:
 
 
 class EngineService(QObject):
-    """GUI-side owner of the worker thread. Submitting a run cancels the one going; signals from runs
-    that were superseded are dropped here, so the window only ever hears about the current run.
-    Forward-process explorations are jobs of their own: they wait behind a run (one engine, one
-    thread), a new one replaces the last, and runs neither cancel them nor are cancelled by them."""
+    """GUI-side owner of the worker thread. Submitting a run cancels the one going; every signal
+    from the worker names its job, and those of runs that were superseded or cancelled are dropped
+    here, so the window only ever hears about the current run. Forward-process explorations are jobs
+    of their own: they wait behind a run (one engine, one thread), a new one replaces the last, and
+    runs neither cancel them nor are cancelled by them."""
 
     model_loading = Signal(str)
     model_ready = Signal(object)
@@ -199,7 +208,7 @@ class EngineService(QObject):
     busy_changed = Signal(bool)
 
     _load_requested = Signal(int, str, str)
-    _generate_requested = Signal(int, object, object)
+    _run_requested = Signal(int, object, object)
     _explore_requested = Signal(int, object, object)
     _config_requested = Signal(str)
 
@@ -212,13 +221,13 @@ class EngineService(QObject):
         self._worker = EngineWorker(engine_factory)
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
-        self._load_requested.connect(self._worker.load_model)
+        self._load_requested.connect(self._worker.load_model_job)
         self._config_requested.connect(self._worker.set_single_file_config)
-        self._generate_requested.connect(self._worker.generate)
-        self._explore_requested.connect(self._worker.explore_forward)
-        self._worker.model_loading.connect(self.model_loading)
-        self._worker.model_ready.connect(self.model_ready)
-        self._worker.job_started.connect(self._on_job_started)
+        self._run_requested.connect(self._worker.run_job)
+        self._explore_requested.connect(self._worker.exploration_job)
+        # Whichever job loaded it, the model is the one the engine has now: never stale.
+        self._worker.model_loading.connect(lambda _job_id, source: self.model_loading.emit(source))
+        self._worker.model_ready.connect(lambda _job_id, info: self.model_ready.emit(info))
         self._worker.started.connect(self._on_started)
         self._worker.step.connect(self._on_step)
         self._worker.paused.connect(self._on_paused)
@@ -228,11 +237,11 @@ class EngineService(QObject):
         self._worker.failed.connect(self._on_failed)
         self._worker.job_done.connect(self._on_job_done)
         self._next_job_id = 0
-        self._pending: dict[int, RunControl | None] = {}  # queued or running jobs, in order
-        self._current_run: int | None = None  # the latest generate job: the only one the UI hears of
+        self._controls: dict[int, RunControl] = {}  # runs and explorations queued or going
+        self._model_loads: set[int] = set()  # model-load jobs queued or going
         self._explorations: set[int] = set()  # forward-process jobs queued or going
+        self._current_run: int | None = None  # the latest run job: the only one the UI hears of
         self._current_exploration: int | None = None  # the latest: the only one the UI hears of
-        self._running_job: int | None = None  # the job the worker is executing now
         self._busy = False
         self._thread.start()
         _live_threads.add(self._thread)
@@ -247,13 +256,15 @@ class EngineService(QObject):
             self._busy = busy
             self.busy_changed.emit(busy)
 
-    def _new_job(self, control: RunControl | None) -> int:
+    def _new_job_id(self) -> int:
         self._next_job_id += 1
-        self._pending[self._next_job_id] = control
         return self._next_job_id
 
     def load_model(self, source: str, precision: str = "auto") -> None:
-        self._load_requested.emit(self._new_job(None), source, precision)
+        """Load a model now (queued behind the job going); runs load their own model anyway."""
+        job_id = self._new_job_id()
+        self._model_loads.add(job_id)
+        self._load_requested.emit(job_id, source, precision)
 
     def set_single_file_config(self, folder: str) -> None:
         """The diffusers folder of the model family that single-file checkpoints load with ("" none:
@@ -263,34 +274,32 @@ class EngineService(QObject):
     def submit(self, request: GenerationRequest) -> None:
         """Start a run, cancelling any run still queued or going."""
         self.cancel()
-        control = RunControl()
-        job_id = self._new_job(control)
+        job_id = self._new_job_id()
+        self._controls[job_id] = control = RunControl()
         self._current_run = job_id
         self._set_busy(True)
-        self._generate_requested.emit(job_id, request, control)
+        self._run_requested.emit(job_id, request, control)
 
     def explore_forward(self, request: GenerationRequest) -> None:
         """Noise request.init_image over t for the explorer (frames arrive as `forward_frame`),
         replacing the exploration still queued or going."""
         self._cancel(self._explorations)
-        control = RunControl()
-        job_id = self._new_job(control)
+        job_id = self._new_job_id()
+        self._controls[job_id] = control = RunControl()
         self._explorations.add(job_id)
         self._current_exploration = job_id
         self._explore_requested.emit(job_id, request, control)
 
     def cancel(self) -> None:
         """Cancel every run queued or going (explorations carry on)."""
-        self._cancel(set(self._pending) - self._explorations)
+        self._cancel(set(self._controls) - self._explorations)
 
     def _cancel(self, job_ids: set[int]) -> None:
         for job_id in job_ids:
-            control = self._pending.get(job_id)
-            if control is not None:
-                control.cancel()
+            self._controls[job_id].cancel()
 
     def _current_control(self) -> RunControl | None:
-        return self._pending.get(self._current_run) if self._current_run is not None else None
+        return self._controls.get(self._current_run) if self._current_run is not None else None
 
     def pause(self) -> None:
         """The current run stops after its current step and `paused` arrives with its picture."""
@@ -306,71 +315,61 @@ class EngineService(QObject):
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Cancel everything and stop the thread; True when it stopped in time."""
-        self._cancel(set(self._pending))
+        self._cancel(set(self._controls))
         self._thread.quit()
         stopped = self._thread.wait(timeout_ms)
         if not stopped:
             log.error("the engine thread did not stop within %d ms", timeout_ms)
         return stopped
 
-    # ---- from the worker (queued, so in the GUI thread, in the order emitted) --------------------
-    def _is_current(self) -> bool:
-        return self._running_job is not None and self._running_job == self._current_run
+    # ---- from the worker (queued, so in the GUI thread); each names its job ------------------
+    def _is_current_run(self, job_id: int) -> bool:
+        """The latest run, not cancelled: a cancel pressed after the worker sent a signal but before
+        it arrived here is honoured."""
+        return job_id == self._current_run and not self._controls[job_id].is_cancelled()
 
-    def _on_job_started(self, job_id: int) -> None:
-        self._running_job = job_id
-
-    def _on_started(self, request: GenerationRequest) -> None:
-        if self._is_current():
+    def _on_started(self, job_id: int, request: GenerationRequest) -> None:
+        if job_id == self._current_run:
             self.run_started.emit(request)
 
-    def _on_step(self, event: StepEvent) -> None:
-        control = self._pending.get(self._running_job) if self._running_job else None
-        if self._is_current() and control is not None and not control.is_cancelled():
+    def _on_step(self, job_id: int, event: StepEvent) -> None:
+        if self._is_current_run(job_id):
             self.step.emit(event)
 
-    def _on_paused(self, event: PausedEvent) -> None:
-        control = self._pending.get(self._running_job) if self._running_job else None
-        if self._is_current() and control is not None and not control.is_cancelled():
+    def _on_paused(self, job_id: int, event: PausedEvent) -> None:
+        if self._is_current_run(job_id):
             self.paused.emit(event)
-        elif control is not None:
-            control.resume()  # nobody is listening any more: never leave the worker waiting
+        else:
+            self._controls[job_id].resume()  # nobody is listening any more: never leave the worker waiting
 
-    def _on_forward_frame(self, frame: ForwardFrame) -> None:
-        if self._running_job is None or self._running_job != self._current_exploration:
-            return
-        control = self._pending.get(self._running_job)
-        if control is not None and not control.is_cancelled():
+    def _on_forward_frame(self, job_id: int, frame: ForwardFrame) -> None:
+        if job_id == self._current_exploration and not self._controls[job_id].is_cancelled():
             self.forward_frame.emit(frame)
 
-    def _on_finished(self, result: GenerationResult) -> None:
-        if not self._is_current():
+    def _on_finished(self, job_id: int, result: GenerationResult) -> None:
+        if job_id != self._current_run:
             return
-        # The user may have pressed Cancel after the worker finished but before this arrived: honour it.
-        control = self._pending.get(self._running_job)
-        if control is not None and control.is_cancelled():
+        if self._controls[job_id].is_cancelled():  # Cancel pressed after the worker finished
             self.cancelled.emit()
         else:
             self.finished.emit(result)
 
-    def _on_cancelled(self) -> None:
-        if self._is_current():
+    def _on_cancelled(self, job_id: int) -> None:
+        if job_id == self._current_run:
             self.cancelled.emit()
 
-    def _on_failed(self, message: str) -> None:
-        # Loading failures (no run) and the current run's failures reach the user; so do the current
-        # exploration's, on their own signal (no run failed).
-        if self._running_job is not None and self._running_job == self._current_exploration:
+    def _on_failed(self, job_id: int, message: str) -> None:
+        # Model loads and the current run fail on `failed`; the current exploration on its own signal
+        # (no run failed). Superseded runs and explorations stay silent.
+        if job_id == self._current_exploration:
             self.exploration_failed.emit(message)
-            return
-        is_model_load = self._pending.get(self._running_job, False) is None
-        if is_model_load or self._is_current():
+        elif job_id in self._model_loads or job_id == self._current_run:
             self.failed.emit(message)
 
     def _on_job_done(self, job_id: int) -> None:
-        self._pending.pop(job_id, None)
+        self._controls.pop(job_id, None)
+        self._model_loads.discard(job_id)
         self._explorations.discard(job_id)
-        self._running_job = None
         if job_id == self._current_exploration:
             self._current_exploration = None
         if job_id == self._current_run:

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from studio.engine.request import GenerationRequest
+from studio.engine.request import GenerationRequest, GenerationResult, StepEvent
 from studio.ui.worker import EngineService
 from tests.ui.fake_engine import FakeEngine
 
@@ -46,6 +46,30 @@ def test_a_new_run_supersedes_the_one_going_and_only_it_reports(qtbot, make_serv
         pass
     assert heard == ["started 1", "started 3", "finished 3"]
     assert [r.seed for r in engine.requests] == [1, 3]
+
+
+def test_signals_of_a_superseded_run_are_dropped_by_their_job_id(qtbot, make_service) -> None:
+    engine = FakeEngine()
+    engine.step_gate = threading.Event()  # hold the first run at its first step
+    service = make_service(engine)
+    with qtbot.waitSignal(service.run_started, timeout=30_000):
+        service.submit(request(seed=1))
+    superseded = service._current_run
+    service.submit(request(seed=2))
+    heard: list[object] = []
+    for signal in (service.step, service.finished, service.cancelled, service.failed):
+        signal.connect(lambda *args: heard.append(args))
+    # As if the worker's signals for the first run arrived late: what they name, not their order, counts.
+    worker = service._worker
+    worker.step.emit(superseded, StepEvent(0, 1, 1, 3, 999.0, 1.0, None, 0.1))
+    worker.finished.emit(superseded, GenerationResult(request(seed=1), (), (), "fake", 0.1))
+    worker.failed.emit(superseded, "a stale failure")
+    assert heard == []
+    engine.step_gate.set()
+    with qtbot.waitSignal(service.finished, timeout=30_000) as finished:
+        pass
+    assert finished.args[0].request.seed == 2
+    qtbot.waitUntil(lambda: not service.busy)
 
 
 def test_cancel_reports_once_and_no_result(qtbot, make_service) -> None:
