@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common  # noqa: F401  (the repository on sys.path: runs from a checkout not installed)
 import numpy as np
 
 from studio.engine import images
@@ -106,7 +107,7 @@ def embedded_on_a_large_canvas(engine: Engine, count: int, exact_count: int, str
 
 
 def sd15_timing(steps: int) -> None:
-    from studio.engine.random_models import save_random_model
+    from studio.training.random_models import save_random_model
 
     with tempfile.TemporaryDirectory() as folder:
         model = save_random_model(Path(folder) / "sd15", kind="sd15")

@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import ROOT
 
 from studio.engine import precision as precision_module
 from studio.engine.engine import Engine
 from studio.engine.request import GenerationRequest, Mode, PreviewKind, PreviewMethod, StepEvent
-
-ROOT = Path(__file__).resolve().parents[1]
 
 PROMPT = "a sunset with the sun on the left over snowy mountains and a lake"
 EMBEDDED_PROMPTS = [
@@ -74,7 +73,7 @@ def time_call(function, repeats: int = 3) -> float:
 def sd15_rows(rows: list[tuple[str, str, str]], steps: int) -> None:
     from diffusers import AutoencoderTiny
 
-    from studio.engine.random_models import sd15_pipeline
+    from studio.training.random_models import sd15_pipeline
 
     folder = Path(tempfile.mkdtemp()) / "sd15"
     started = time.perf_counter()

@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common  # noqa: F401  (the repository on sys.path: runs from a checkout not installed)
+
 STARTED = time.perf_counter()
 
 

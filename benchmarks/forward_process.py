@@ -16,6 +16,7 @@ import platform
 import statistics
 import time
 
+import _common  # noqa: F401  (the repository on sys.path: runs from a checkout not installed)
 import numpy as np
 import torch
 from PIL import Image

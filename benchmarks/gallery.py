@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import use_offscreen_qt
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+use_offscreen_qt()
 
 WORDS = ("sunny", "night", "lake", "mountain", "forest", "snow", "desert", "sunset", "clouds", "moon")
 

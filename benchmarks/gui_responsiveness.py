@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import use_offscreen_qt
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+use_offscreen_qt()
 
 
 def main() -> None:
@@ -47,7 +45,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="latent-studio-bench-"))
     model = options.model
     if model is None:
-        from studio.engine.random_models import save_random_model  # this script, not the app, imports torch
+        from studio.training.random_models import save_random_model  # this script, not the app, imports torch
 
         model = str(save_random_model(work / "tiny", kind="tiny"))
     window = MainWindow(open_settings(work / "settings.ini"), load_model_on_show=False,

@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from _common import EMBEDDED_MODEL, send_mouse, use_offscreen_qt
+
+use_offscreen_qt()
 
 
 def main() -> None:
@@ -38,17 +37,16 @@ def main() -> None:
 
     from studio.ui.main_window import MainWindow
     from studio.ui.settings import open_settings
-    from tests.ui.conftest import send_mouse
 
     app = QApplication([])  # noqa: F841 - widgets need it alive
     work = Path(tempfile.mkdtemp(prefix="latent-studio-live-"))
     model = options.model
-    embedded = ROOT / "resources" / "models" / "landscapes"
+    embedded = EMBEDDED_MODEL
     if model is None:
         if embedded.exists():
             model = ""
         else:
-            from studio.engine.random_models import save_random_model  # this script, not the app
+            from studio.training.random_models import save_random_model  # this script, not the app
 
             model = str(save_random_model(work / "tiny", kind="tiny"))
     window = MainWindow(open_settings(work / "settings.ini"), load_model_on_show=False,

@@ -18,15 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common  # noqa: F401  (the repository on sys.path: runs from a checkout not installed)
 import numpy as np
 import torch
 from PIL import Image
 
 from studio.engine.engine import Engine
 from studio.engine.loading import EMBEDDED_MODEL_DIR
-from studio.engine.random_models import save_random_model
 from studio.engine.request import GenerationRequest, Mode, PreviewKind, PreviewMethod
 from studio.engine.schedulers import make_scheduler
+from studio.training.random_models import save_random_model
 
 
 def _sync(device: torch.device) -> None:

@@ -7,13 +7,11 @@ On a shared machine the pool row shows what the other processes leave over, not 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+import _common  # noqa: F401  (the repository on sys.path: runs from a checkout not installed)
 
-from studio.training.dataset import render_dataset  # noqa: E402
+from studio.training.dataset import render_dataset
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import dataclasses
 import statistics
 import time
 
+import _common  # noqa: F401  (the repository on sys.path: runs from a checkout not installed)
 import numpy as np
 
 from studio.engine.engine import Engine

@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import _common  # noqa: F401  (the repository on sys.path: runs from a checkout not installed)
+
 TARGET_S = 1.5
 
 
 def child(spawned_at: float) -> None:
-    sys.path.insert(0, str(ROOT))
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

@@ -17,6 +17,7 @@ import argparse
 import collections
 import time
 
+import _common  # noqa: F401  (the repository on sys.path: runs from a checkout not installed)
 import numpy as np
 from PIL import Image, ImageDraw
 

@@ -16,6 +16,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+import _common  # noqa: F401  (the repository on sys.path: runs from a checkout not installed)
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel

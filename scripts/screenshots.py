@@ -163,7 +163,7 @@ def on_a_display(script: str) -> None:
 def build_tiny_model(folder: Path) -> Path:
     code = (
         "import sys\n"
-        "from studio.engine.random_models import save_random_model\n"
+        "from studio.training.random_models import save_random_model\n"
         "save_random_model(sys.argv[1])\n"
     )
     subprocess.run([sys.executable, "-c", code, str(folder)], check=True, cwd=ROOT, capture_output=True)

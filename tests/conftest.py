@@ -16,6 +16,6 @@ os.environ["STUDIO_CACHE_DIR"] = _cache  # the precision trials' cache: never th
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from studio.engine.random_models import save_random_model
+    from studio.training.random_models import save_random_model
 
     return save_random_model(tmp_path_factory.mktemp("models") / "tiny", kind="tiny")

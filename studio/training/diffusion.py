@@ -34,36 +34,48 @@ def build_scheduler(prediction_type: str = "epsilon") -> DDPMScheduler:
     )
 
 
+def text_encoder_config(
+    config: DiffusionConfig, tokenizer: CLIPTokenizer, **overrides: Any
+) -> CLIPTextConfig:
+    """The CLIP text encoder's config for `config`; `overrides` change or add fields (the test
+    fixtures' SD 1.5 vocabulary, an SDXL encoder's projection)."""
+    fields: dict[str, Any] = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": config.text_hidden_size,
+        "intermediate_size": config.text_hidden_size * 4,
+        "num_hidden_layers": config.text_layers,
+        "num_attention_heads": config.text_heads,
+        "max_position_embeddings": config.max_length,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    return CLIPTextConfig(**{**fields, **overrides})
+
+
 def build_text_encoder(config: DiffusionConfig, tokenizer: CLIPTokenizer) -> CLIPTextModel:
-    return CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=config.text_hidden_size,
-            intermediate_size=config.text_hidden_size * 4,
-            num_hidden_layers=config.text_layers,
-            num_attention_heads=config.text_heads,
-            max_position_embeddings=config.max_length,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    )
+    return CLIPTextModel(text_encoder_config(config, tokenizer))
 
 
-def build_unet(config: DiffusionConfig, latent_channels: int, latent_size: int) -> UNet2DConditionModel:
+def build_unet(
+    config: DiffusionConfig, latent_channels: int, latent_size: int, **overrides: Any
+) -> UNet2DConditionModel:
+    """The UNet for `config`; `overrides` change or add constructor arguments (the SDXL-shaped test
+    fixture's size and pooled-text conditioning)."""
     down = tuple(config.unet_down_block_types)
-    return UNet2DConditionModel(
-        sample_size=latent_size,
-        in_channels=latent_channels,
-        out_channels=latent_channels,
-        layers_per_block=config.unet_layers_per_block,
-        block_out_channels=config.unet_block_out_channels,
-        down_block_types=down,
-        up_block_types=tuple(_UP_BLOCK_FOR[block] for block in reversed(down)),
-        norm_num_groups=config.unet_norm_num_groups,
-        cross_attention_dim=config.text_hidden_size,
-        attention_head_dim=config.unet_attention_head_dim,
-    )
+    arguments: dict[str, Any] = {
+        "sample_size": latent_size,
+        "in_channels": latent_channels,
+        "out_channels": latent_channels,
+        "layers_per_block": config.unet_layers_per_block,
+        "block_out_channels": config.unet_block_out_channels,
+        "down_block_types": down,
+        "up_block_types": tuple(_UP_BLOCK_FOR[block] for block in reversed(down)),
+        "norm_num_groups": config.unet_norm_num_groups,
+        "cross_attention_dim": config.text_hidden_size,
+        "attention_head_dim": config.unet_attention_head_dim,
+    }
+    return UNet2DConditionModel(**{**arguments, **overrides})
 
 
 def tokenize(tokenizer: CLIPTokenizer, captions: list[str]) -> torch.Tensor:

@@ -1,8 +1,11 @@
-"""Stable Diffusion pipeline folders with random weights, built in code.
+"""Stable Diffusion pipeline folders with random weights, built in code, for tests, benchmarks and scripts.
 
 Tests use the tiny one (a CPU runs it in milliseconds); the speed benchmark uses the Stable
 Diffusion 1.5 architecture, since speed does not depend on the weights. Both are saved with
-save_pretrained and so go through exactly the loader a real model goes through.
+save_pretrained and so go through exactly the loader a real model goes through. The UNets and text
+encoders come from the training builders; the autoencoders do not, because `vae.build_vae` is our
+own recipe (no mid-block attention, a narrow posterior) and these stand for the SD checkpoints a
+person brings, whose autoencoders have mid-block attention.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel
+from diffusers import AutoencoderKL, StableDiffusionPipeline, StableDiffusionXLPipeline, UNet2DConditionModel
+from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-from studio.training.diffusion import build_scheduler
+from studio.training.config import DiffusionConfig
+from studio.training.diffusion import build_scheduler, build_unet, text_encoder_config
 from studio.training.export import assemble_pipeline
 from studio.training.tokenizer import build_caption_tokenizer
 
@@ -23,49 +27,42 @@ _WORDS = (
     "grassland desert sand dunes ground snowfield snow lake water sea few some pine trees forest many "
     "clouds cloudy sky over and"
 )
+LATENT_CHANNELS = 4
 
-
-def _text_config(
-    vocab_size: int, hidden: int, layers: int, heads: int, positions: int, **extra
-) -> CLIPTextConfig:
-    return CLIPTextConfig(
-        vocab_size=vocab_size,
-        hidden_size=hidden,
-        intermediate_size=hidden * 4,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        max_position_embeddings=positions,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=1,
-        **extra,
-    )
-
-
-def _text_encoder(vocab_size: int, hidden: int, layers: int, heads: int, positions: int) -> CLIPTextModel:
-    return CLIPTextModel(_text_config(vocab_size, hidden, layers, heads, positions))
-
-
-def _tiny_unet(**extra) -> UNet2DConditionModel:
-    """A two-level cross-attention UNet on 8x8 latents; `extra` adds the conditioning it takes."""
-    return UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(32, 64),
-        norm_num_groups=8,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        **extra,
-    )
+# A two-level cross-attention UNet on 8x8 latents and a 2-layer CLIP text encoder.
+TINY = DiffusionConfig(
+    text_hidden_size=32,
+    text_layers=2,
+    text_heads=4,
+    max_length=16,
+    unet_block_out_channels=(32, 64),
+    unet_down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+    unet_layers_per_block=1,
+    unet_attention_head_dim=8,
+    unet_norm_num_groups=8,
+)
+TINY_LATENT_SIZE = 8
+# Stable Diffusion 1.5: diffusers' UNet2DConditionModel defaults and CLIP ViT-L/14's text tower.
+SD15 = DiffusionConfig(
+    text_hidden_size=768,
+    text_layers=12,
+    text_heads=12,
+    max_length=77,
+    unet_block_out_channels=(320, 640, 1280, 1280),
+    unet_down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+    unet_layers_per_block=2,
+    unet_attention_head_dim=8,
+    unet_norm_num_groups=32,
+)
+SD15_LATENT_SIZE = 64
+SD15_VOCABULARY = 49408
 
 
 def _tiny_vae(scaling_factor: float = 0.18215) -> AutoencoderKL:
     return AutoencoderKL(
         in_channels=3,
         out_channels=3,
-        latent_channels=4,
+        latent_channels=LATENT_CHANNELS,
         sample_size=64,
         layers_per_block=1,
         block_out_channels=(16, 16, 16, 16),
@@ -79,39 +76,39 @@ def _tiny_vae(scaling_factor: float = 0.18215) -> AutoencoderKL:
 def tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     """About 0.5M parameters: 8x VAE, cross-attention UNet, 2-layer CLIP text encoder."""
     torch.manual_seed(seed)
-    unet = _tiny_unet(cross_attention_dim=32, attention_head_dim=8)
+    unet = build_unet(TINY, LATENT_CHANNELS, TINY_LATENT_SIZE)
     vae = _tiny_vae()
-    tokenizer = build_caption_tokenizer([_WORDS], max_length=16)
-    text_encoder = _text_encoder(len(tokenizer), hidden=32, layers=2, heads=4, positions=16)
+    tokenizer = build_caption_tokenizer([_WORDS], max_length=TINY.max_length)
+    text_encoder = CLIPTextModel(text_encoder_config(TINY, tokenizer))
     return assemble_pipeline(vae, text_encoder, tokenizer, unet, build_scheduler())
 
 
 def sd15_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     """The Stable Diffusion 1.5 architecture (860M UNet, 123M text encoder, 84M VAE), random weights."""
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+    unet = build_unet(SD15, LATENT_CHANNELS, SD15_LATENT_SIZE)
     vae = AutoencoderKL(
         block_out_channels=(128, 256, 512, 512),
-        latent_channels=4,
+        latent_channels=LATENT_CHANNELS,
         sample_size=512,
         layers_per_block=2,
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
     )
-    tokenizer = build_caption_tokenizer([_WORDS], max_length=77)
-    text_encoder = _text_encoder(49408, hidden=768, layers=12, heads=12, positions=77)
+    tokenizer = build_caption_tokenizer([_WORDS], max_length=SD15.max_length)
+    text_encoder = CLIPTextModel(text_encoder_config(SD15, tokenizer, vocab_size=SD15_VOCABULARY))
     return assemble_pipeline(vae, text_encoder, tokenizer, unet, build_scheduler())
 
 
-def tiny_sdxl_pipeline(seed: int = 0):
+def tiny_sdxl_pipeline(seed: int = 0) -> StableDiffusionXLPipeline:
     """An SDXL-shaped pipeline (two text encoders, pooled text and size embeddings, SDXL's VAE scale)
     small enough for tests, as diffusers' own SDXL tests build it."""
-    from diffusers import StableDiffusionXLPipeline
-    from transformers import CLIPTextModelWithProjection
-
     torch.manual_seed(seed)
-    hidden = 32
-    unet = _tiny_unet(
+    hidden = TINY.text_hidden_size
+    unet = build_unet(
+        TINY,
+        LATENT_CHANNELS,
+        TINY_LATENT_SIZE,
         attention_head_dim=(2, 4),
         use_linear_projection=True,
         addition_embed_type="text_time",
@@ -121,11 +118,9 @@ def tiny_sdxl_pipeline(seed: int = 0):
         cross_attention_dim=2 * hidden,  # both encoders' states side by side
     )
     vae = _tiny_vae(scaling_factor=0.13025)  # SDXL's latent scale
-    tokenizer = build_caption_tokenizer([_WORDS], max_length=16)
-    text_encoder = _text_encoder(len(tokenizer), hidden=hidden, layers=2, heads=4, positions=16)
-    text_encoder_2 = CLIPTextModelWithProjection(
-        _text_config(len(tokenizer), hidden=hidden, layers=2, heads=4, positions=16, projection_dim=hidden)
-    )
+    tokenizer = build_caption_tokenizer([_WORDS], max_length=TINY.max_length)
+    text_encoder = CLIPTextModel(text_encoder_config(TINY, tokenizer))
+    text_encoder_2 = CLIPTextModelWithProjection(text_encoder_config(TINY, tokenizer, projection_dim=hidden))
     return StableDiffusionXLPipeline(
         vae=vae,
         text_encoder=text_encoder,

@@ -145,7 +145,7 @@ def test_inpainting_keeps_every_pixel_outside_the_feathered_mask(engine, request
 
 
 def test_model_can_change_between_requests(engine, tiny_model_dir, tmp_path):
-    from studio.engine.random_models import save_random_model
+    from studio.training.random_models import save_random_model
 
     other = save_random_model(tmp_path / "other", seed=5)
     image = engine.generate(GenerationRequest(prompt="x", steps=2, model=str(other))).images[0]

@@ -13,7 +13,7 @@ import pytest
 from studio.engine.engine import Engine
 from studio.engine.loras import is_few_step_lora
 from studio.engine.metadata import read_png_metadata
-from studio.engine.random_models import save_random_lora
+from studio.training.random_models import save_random_lora
 from studio.engine.request import EngineError, GenerationRequest, LoraWeight, RequestError
 
 EXACT = {"precision": "fp32", "decode_precision": "fp32"}
