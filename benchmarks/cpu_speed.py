@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from _common import ROOT
 
+from studio.engine import decoding
 from studio.engine import precision as precision_module
 from studio.engine.engine import Engine
 from studio.engine.request import GenerationRequest, Mode, PreviewKind, PreviewMethod, StepEvent
@@ -119,7 +120,7 @@ def sd15_rows(rows: list[tuple[str, str, str]], steps: int) -> None:
         tiny.to(memory_format=torch.channels_last if reduced else torch.contiguous_format)
         with precision_module.decode_autocast(reduced):
             tiny_s = time_call(lambda: tiny.decode(latents, return_dict=False))
-    vae_s = time_call(lambda: engine._decode(model, latents), repeats=1)
+    vae_s = time_call(lambda: decoding.decode(model, latents, engine._precision), repeats=1)
     rows.append((
         "SD 1.5 arch, preview per step: linear / TAESD-sized tiny decoder / full VAE, of the auto step",
         f"{linear_s * 1e6:.0f} µs ({linear_s / auto_step:.3%}) / {tiny_s * 1000:.0f} ms "

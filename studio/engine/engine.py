@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import time
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import diffusers
 import numpy as np
 import torch
 import transformers
-from PIL import Image
 
-from studio.engine import images, steering
+from studio.engine import decoding, denoising, images, steering
 from studio.engine.control import RunControl
+from studio.engine.denoising import ImageRun, PauseCallback, Stage, StepCallback, StopCheck
 from studio.engine.forward_process import forward_frames
 from studio.engine.loading import LoadedModel, find_tiny_preview, load_model
 from studio.engine.loras import LoraSet
-from studio.engine.precision import (
-    PrecisionChoice,
-    apply_memory_format,
-    decode_autocast,
-    remembered_choice,
-    unet_autocast,
-    weights_dtype,
-)
-from studio.engine.previews import to_uint8_image
+from studio.engine.precision import PrecisionChoice, apply_memory_format, remembered_choice, weights_dtype
 from studio.engine.request import (
     Cancelled,
     EngineError,
@@ -37,21 +30,13 @@ from studio.engine.request import (
     GenerationResult,
     Mode,
     ModelInfo,
-    PausedEvent,
     Precision,
-    PreviewKind,
-    PreviewMethod,
     RequestError,
     Steer,
-    StepEvent,
 )
 from studio.engine.resolution import SizePlan, plan_sizes
-from studio.engine.schedulers import make_scheduler
-from studio.engine.step_probes import PredictionRecorder, noise_level_after, schedule_of
 
-StepCallback = Callable[[StepEvent], None]
-StopCheck = Callable[[], bool]
-PauseCallback = Callable[[PausedEvent], None]
+T = TypeVar("T")
 FrameCallback = Callable[[ForwardFrame], None]
 
 
@@ -63,49 +48,6 @@ def pick_device(preferred: str | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-@dataclass(frozen=True)
-class _Stage:
-    """One pipeline run over one image (the first pass, or the refine pass), as the pipeline sees it."""
-
-    mode: Mode
-    place: images.Placement  # the stage's size and where its picture goes in the output
-    init_image: np.ndarray | None
-    repaint_mask: np.ndarray | None
-    strength: float
-    refining: bool = False  # the second pass at the output size
-
-    @property
-    def width(self) -> int:
-        return self.place.width
-
-    @property
-    def height(self) -> int:
-        return self.place.height
-
-
-@dataclass
-class _Run:
-    """One image of a request being made, and who hears about it."""
-
-    model: LoadedModel
-    request: GenerationRequest
-    image_index: int
-    on_step: StepCallback | None
-    should_stop: StopCheck
-    control: RunControl | None
-    on_pause: PauseCallback | None
-    applied: list[Steer]  # steers made while paused, shared by the batch
-    # What the rest of the run uses: the request's until a steer changes them.
-    prompt: str = ""
-    negative_prompt: str = ""
-    guidance_scale: float = 0.0
-    noise: torch.Generator | None = None  # the pass's seeded noise
-
-    def __post_init__(self) -> None:
-        self.prompt, self.negative_prompt = self.request.prompt, self.request.negative_prompt
-        self.guidance_scale = float(self.request.guidance_scale)
 
 
 class Engine:
@@ -160,10 +102,7 @@ class Engine:
                 source, self.device, dtype, self.single_file_config, self.allow_pickled_weights
             )
             self._loaded_config = self.single_file_config
-            if self.attention_slicing:
-                model.pipelines[Mode.TEXT_TO_IMAGE].enable_attention_slicing()
-            if self.vae_tiling:
-                model.pipelines[Mode.TEXT_TO_IMAGE].vae.enable_tiling()
+            _use_low_memory_options(model, self.attention_slicing, self.vae_tiling)
             self._model = model
             self._precision_asked = None
         if asked != self._precision_asked:
@@ -218,11 +157,15 @@ class Engine:
         info = model.info
         plan = plan_sizes(request, info.width, info.height, info.refine_by_default)
         applied: list[Steer] = []  # the steers made while paused, for the result's request
+        notes: list[str] = []  # the faults survived on the way, for the person
         results = []
         for image_index in range(request.batch_count):
             if should_stop():
                 raise Cancelled()
-            run = _Run(model, request, image_index, on_step, should_stop, control, on_pause, applied)
+            run = ImageRun(
+                model, request, image_index, self._precision, on_step, should_stop, control, on_pause,
+                applied, notes,
+            )
             results.append(self._generate_one(run, plan))
         seeds = tuple(request.seed_of(i) for i in range(request.batch_count))
         return GenerationResult(
@@ -235,6 +178,7 @@ class Engine:
             decode_precision=self._precision.decode.value,
             working_size=(plan.working_width, plan.working_height) if plan.scaled else None,
             refine_strength=plan.refine_strength,
+            notes=tuple(notes),
         )
 
     def explore_forward(
@@ -253,7 +197,7 @@ class Engine:
         picture = images.resize(request.init_image, width, height)
 
         def decode(latent: torch.Tensor) -> np.ndarray:
-            return self._decode(model, latent)[:height, :width]  # the VAE-grid padding goes
+            return decoding.decode(model, latent, self._precision)[:height, :width]  # no VAE-grid padding
 
         noise_to_rgb = model.linear_preview.to_rgb if model.linear_preview is not None else decode
         with torch.inference_mode():
@@ -266,7 +210,7 @@ class Engine:
 
     # -- one image -----------------------------------------------------------------------------
 
-    def _generate_one(self, run: _Run, plan: SizePlan) -> np.ndarray:
+    def _generate_one(self, run: ImageRun, plan: SizePlan) -> np.ndarray:
         request, info = run.request, run.model.info
         width, height = plan.output_width, plan.output_height
         canvas = feathered = repaint = crop = None
@@ -280,7 +224,7 @@ class Engine:
                 stage_width, stage_height = info.width, info.height
         # 1. The first pass at the working size, its picture placed in the output.
         place = images.Placement(stage_width, stage_height, width, height, crop, canvas, feathered)
-        first = _Stage(
+        first = Stage(
             request.mode,
             place,
             place.to_stage(request.init_image) if request.init_image is not None else None,
@@ -292,210 +236,94 @@ class Engine:
         if plan.refine_strength:
             place = images.Placement(width, height, width, height, None, canvas, feathered)
             mode = Mode.INPAINT if repaint is not None else Mode.IMAGE_TO_IMAGE
-            refine = _Stage(mode, place, result, repaint, plan.refine_strength, refining=True)
+            refine = Stage(mode, place, result, repaint, plan.refine_strength, refining=True)
             result = place.to_output(self._run_stage(run, refine))
         return result
 
-    def _run_stage(self, run: _Run, stage: _Stage) -> np.ndarray:
-        """Denoise one stage to latents and decode them (our decode, so a cancel can skip it)."""
-        latents = self._denoise(run, stage)
+
+    # -- one pass, and the faults it survives ---------------------------------------------------------
+
+    def _run_stage(self, run: ImageRun, stage: Stage) -> np.ndarray:
+        """Denoise one stage and decode it (our decode, so that a cancel skips it). Two faults that the
+        person cannot fix mid-run are survived: out of memory (once more with the low-memory options
+        on) and NaN latents from a reduced-precision UNet (once more in fp32)."""
+        conditioning = run.conditioning()  # a pass that starts over starts from here
+
+        def attempt() -> torch.Tensor:
+            run.restore(conditioning)
+            return denoising.denoise(run, stage)
+
+        latents = self._retrying_out_of_memory(run, stage, attempt)
         if run.should_stop():
             raise Cancelled()
-        return self._decode(run.model, latents)[: stage.height, : stage.width]  # the VAE-grid padding goes
-
-    def _denoise(self, run: _Run, stage: _Stage) -> torch.Tensor:
-        model, request = run.model, run.request
-        # Noise comes from a CPU generator: the same request gives the same pixels on this machine,
-        # whatever the device. A branch's steer reseeds it for the steps still to come.
-        run.noise = torch.Generator("cpu").manual_seed(request.seed_of(run.image_index))
-        pipeline = model.pipelines[stage.mode]
-        pipeline.scheduler = make_scheduler(request.scheduler, model.scheduler_config)
-        recorder = PredictionRecorder(pipeline.scheduler)
-        grid = model.vae_scale_factor
-        padded_width, padded_height = images.round_up(stage.width, grid), images.round_up(stage.height, grid)
-        arguments: dict = {
-            "prompt": run.prompt,
-            "negative_prompt": run.negative_prompt or None,
-            "num_inference_steps": _steps_for(request.steps, stage),
-            "guidance_scale": run.guidance_scale,
-            "generator": run.noise,
-            "output_type": "latent",
-            "callback_on_step_end_tensor_inputs": ["latents", "prompt_embeds"],  # what a steer may change
-        }
-        if stage.mode is Mode.TEXT_TO_IMAGE:
-            arguments.update(height=padded_height, width=padded_width)
-        else:  # the pipeline takes the size from the (padded) image
-            arguments["image"] = Image.fromarray(images.pad_to_multiple(stage.init_image, grid))
-            arguments["strength"] = stage.strength
-        if stage.mode is Mode.INPAINT:
-            arguments["mask_image"] = Image.fromarray(images.pad_to_multiple(stage.repaint_mask, grid, False))
-            arguments.update(height=padded_height, width=padded_width)
-
-        step_started = time.perf_counter()
-
-        def on_step_end(pipe, step_index: int, timestep, callback_kwargs: dict) -> dict:
+        if not torch.isfinite(latents).all() and run.precision.unet is not Precision.FP32:
+            run.notes.append(
+                f"The UNet gave NaN in {run.precision.unet.value} on image {run.image_index + 1}; "
+                "that image was made again in fp32."
+            )
+            run.precision = dataclasses.replace(run.precision, unet=Precision.FP32)
+            with _fp32_unet(run.model.pipelines[Mode.TEXT_TO_IMAGE], self._precision):
+                latents = self._retrying_out_of_memory(run, stage, attempt)
             if run.should_stop():
-                pipe._interrupt = True  # diffusers skips the remaining steps
-                return callback_kwargs
-            if run.on_step is not None:
-                run.on_step(
-                    StepEvent(
-                        image_index=run.image_index,
-                        batch_count=request.batch_count,
-                        step=step_index + 1,
-                        total_steps=pipe.num_timesteps,
-                        timestep=float(timestep),
-                        noise_level=noise_level_after(pipe.scheduler, timestep),
-                        preview=self._preview(model, request, callback_kwargs["latents"], recorder),
-                        elapsed_s=time.perf_counter() - step_started,
-                        refining=stage.refining,
-                        latent_std=float(callback_kwargs["latents"].float().std()),
-                        predicted_noise_std=recorder.model_output_std,
-                        schedule=schedule_of(pipe) if step_index == 0 else None,
-                    )
-                )
-            if not stage.refining:  # steers belong to the first pass, whose steps the person watched
-                self._steer(run, stage, pipe, step_index, callback_kwargs, recorder)
-            return callback_kwargs
-
-        try:
-            with torch.inference_mode(), unet_autocast(pipeline.unet, self._precision.unet_autocast):
-                output = pipeline(**arguments, callback_on_step_end=on_step_end)
-        except torch.OutOfMemoryError as error:
-            raise EngineError(
-                f"Out of memory at {stage.width}x{stage.height}. Try a smaller size or turn on attention "
-                "slicing and VAE tiling."
-            ) from error
-        return output.images
-
-    # -- steering: planned steers and pauses -------------------------------------------------------
-
-    def _steer(
-        self, run: _Run, stage: _Stage, pipe, step_index: int, callback_kwargs: dict, recorder
-    ) -> None:
-        """Applies the request's steers for this step, then pauses if the control asks to."""
-        step = step_index + 1
-        planned = [
-            steer for steer in run.request.steers
-            if steer.at_step == step and steer.image_index in (None, run.image_index)
-        ]
-        pausing = run.control is not None and run.control.pause_requested()
-        if not planned and not pausing:
-            return
-        predicted = recorder.predicted_clean
-        predicted = callback_kwargs["latents"] if predicted is None else predicted
-        guess = self._decode(run.model, predicted[:1])[: stage.height, : stage.width]
-        shown = stage.place.to_output(guess)  # the model's guess of the finished picture, as it will land
-        for steer in planned:
-            shown = self._apply_steer(run, stage, pipe, step_index, callback_kwargs, steer, shown)
-        if not pausing:
-            return
-        if run.on_pause is not None:
-            run.on_pause(PausedEvent(run.image_index, step, pipe.num_timesteps, shown))
-        steer = run.control.wait_for_resume()
-        if run.control.is_cancelled():
-            pipe._interrupt = True
-            return
-        if steer is not None:  # the app sends everything back: keep what differs
-            steer = steering.what_changed(
-                steer, shown, run.prompt, run.negative_prompt, run.guidance_scale
-            )
-        if steer is not None:  # recorded only when it changes something: a plain resume repeats as none
-            steer = dataclasses.replace(steer, at_step=step, image_index=run.image_index)
-            self._apply_steer(run, stage, pipe, step_index, callback_kwargs, steer, shown)
-            run.applied.append(steer)
-
-    def _apply_steer(
-        self, run: _Run, stage: _Stage, pipe, step_index: int, callback_kwargs: dict, steer: Steer,
-        shown: np.ndarray,
-    ) -> np.ndarray:
-        """Changes the latents and the conditioning; returns the picture the steer leaves."""
-        if steer.noise_seed is not None:
-            run.noise.manual_seed(int(steer.noise_seed))
-        if steer.guidance_scale is not None:
-            steering.check_guidance(pipe, float(steer.guidance_scale))
-            pipe._guidance_scale = run.guidance_scale = float(steer.guidance_scale)
-        if steer.prompt is not None or steer.negative_prompt is not None:
-            if steer.prompt is not None:
-                run.prompt = steer.prompt
-            if steer.negative_prompt is not None:
-                run.negative_prompt = steer.negative_prompt
-            embeddings = steering.prompt_embeddings(pipe, run.prompt, run.negative_prompt)
-            callback_kwargs["prompt_embeds"] = embeddings
-        if steer.image is None:
-            return shown
-        timesteps = pipe.scheduler.timesteps
-        following = step_index + 1
-        next_timestep = timesteps[following] if following < len(timesteps) else None
-        region = steering.changed_region(steer, shown)
-        callback_kwargs["latents"] = steering.move_latents(
-            pipe, callback_kwargs["latents"], steer, shown, region, stage.place, run.model.vae_scale_factor,
-            next_timestep,
+                raise Cancelled()
+        picture = self._retrying_out_of_memory(
+            run, stage, lambda: decoding.decode(run.model, latents, run.precision)
         )
-        return np.where(region[..., None] > 0, steer.image, shown)
+        return picture[: stage.height, : stage.width]  # the VAE-grid padding goes
 
-    # -- previews and decoding -------------------------------------------------------------------
+    def _retrying_out_of_memory(self, run: ImageRun, stage: Stage, attempt: Callable[[], T]) -> T:
+        try:
+            return attempt()
+        except torch.OutOfMemoryError:
+            if self.attention_slicing and self.vae_tiling:
+                raise self._out_of_memory(stage) from None  # nothing left to switch on
+        self._switch_to_low_memory(run.model)
+        run.notes.append(
+            f"Ran out of memory at {stage.width}x{stage.height}: attention slicing and tiled VAE decode "
+            "are on from now on, and the pass ran again."
+        )
+        try:
+            return attempt()
+        except torch.OutOfMemoryError as error:
+            raise self._out_of_memory(stage) from error
 
-    def _preview(
-        self,
-        model: LoadedModel,
-        request: GenerationRequest,
-        latents: torch.Tensor,
-        recorder: PredictionRecorder,
-    ) -> np.ndarray | None:
-        if request.preview_kind is PreviewKind.OFF:
-            return None
-        source = latents
-        if request.preview_kind is PreviewKind.PREDICTED_CLEAN and recorder.predicted_clean is not None:
-            source = recorder.predicted_clean
-        method = request.preview_method
-        if method is PreviewMethod.TINY and model.tiny_preview is None:
-            # Shown once per run by the default warning filter, not once per step.
-            warnings.warn(
-                f"{model.info.name} ships no tiny preview decoder; previews are linear", stacklevel=2
-            )
-        if method in (PreviewMethod.AUTO, PreviewMethod.TINY) and model.tiny_preview is not None:
-            # The tiny decoder is a small VAE decoder: it gains from bf16 just as the VAE decode does.
-            with decode_autocast(self._precision.vae_autocast):
-                return model.tiny_preview.to_rgb(source)
-        if method is not PreviewMethod.VAE and model.linear_preview is not None:
-            return model.linear_preview.to_rgb(source)
-        return self._decode(model, source[:1])
+    def _switch_to_low_memory(self, model: LoadedModel) -> None:
+        """Frees the caches and turns on what lowers the peak: kept for the runs that follow."""
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        elif self.device.type == "mps":
+            torch.mps.empty_cache()
+        self.attention_slicing = self.vae_tiling = True
+        _use_low_memory_options(model, self.attention_slicing, self.vae_tiling)
 
-    def _decode(self, model: LoadedModel, latents: torch.Tensor) -> np.ndarray:
-        vae = model.pipelines[Mode.TEXT_TO_IMAGE].vae
-        scaled = latents / vae.config.scaling_factor
-        if getattr(vae.config, "shift_factor", None):
-            scaled = scaled + vae.config.shift_factor
-        with torch.inference_mode():
-            with decode_autocast(self._precision.vae_autocast):
-                decoded = vae.decode(scaled.to(vae.dtype), return_dict=False)[0]
-            reduced = vae.dtype != torch.float32 or self._precision.vae_autocast is not None
-            if reduced and not torch.isfinite(decoded).all():
-                # Half-precision VAEs overflow on some latents; decoding in fp32 fixes it at some memory
-                # cost. The VAE goes back to its dtype after, since the pipelines encode init images with it.
-                half_dtype = vae.dtype
-                # The default layout too: exactly the pixels a plain fp32 decode gives.
-                vae.to(torch.float32, memory_format=torch.contiguous_format)
-                try:
-                    decoded = vae.decode(scaled.float(), return_dict=False)[0]
-                finally:
-                    vae.to(half_dtype)
-                    pipeline = model.pipelines[Mode.TEXT_TO_IMAGE]
-                    apply_memory_format(pipeline, self._precision, model.tiny_preview)
-        if not torch.isfinite(decoded).all():
-            raise EngineError("The model produced NaN pixels; try another scheduler, fewer steps or fp32.")
-        return to_uint8_image(decoded[0])
+    @staticmethod
+    def _out_of_memory(stage: Stage) -> EngineError:
+        return EngineError(
+            f"Out of memory at {stage.width}x{stage.height}, even with attention slicing and tiled VAE "
+            "decode. Try a smaller size, fewer images at once, or close other programs."
+        )
 
 
-def _steps_for(steps: int, stage: _Stage) -> int:
-    """The schedule length that gives at least one denoising step at the stage's strength.
+def _use_low_memory_options(model: LoadedModel, attention_slicing: bool, vae_tiling: bool) -> None:
+    pipeline = model.pipelines[Mode.TEXT_TO_IMAGE]  # the other pipelines share its modules
+    if attention_slicing:
+        pipeline.enable_attention_slicing()
+    if vae_tiling:
+        pipeline.vae.enable_tiling()
 
-    diffusers runs int(steps * strength) of the steps from an init image, which is 0 for a low
-    strength and few steps (a refine pass at 0.35 of a 2-step run): it would return no latents.
-    """
-    if stage.mode is Mode.TEXT_TO_IMAGE:
-        return steps
-    while int(steps * stage.strength) < 1:
-        steps += 1
-    return steps
+
+@contextlib.contextmanager
+def _fp32_unet(pipeline, precision: PrecisionChoice) -> Iterator[None]:
+    """The UNet in fp32 for one pass, as a plain fp32 run holds it (a GPU's half-precision weights go to
+    fp32 with the rest of the pipeline; a CPU's channels_last layout goes too), then back."""
+    dtype = pipeline.unet.dtype
+    if dtype != torch.float32:
+        pipeline.to(dtype=torch.float32)
+    pipeline.unet.to(memory_format=torch.contiguous_format)
+    try:
+        yield
+    finally:
+        if dtype != torch.float32:
+            pipeline.to(dtype=dtype)
+        apply_memory_format(pipeline, precision)

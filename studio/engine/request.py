@@ -6,7 +6,7 @@ This module imports only numpy, so the UI can build requests without pulling in 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
@@ -184,7 +184,9 @@ class GenerationRequest:
     loras: tuple[LoraWeight, ...] = ()
     tiny_decoder: str = ""  # an AutoencoderTiny folder for previews (TAESD); the model's own comes first
     steers: tuple[Steer, ...] = ()  # changes made part-way (pause, paint, resume), in step order
-    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the metadata
+    # A live-painting run: the app replaces it with the next stroke's and records no history of it.
+    # How the run is watched, not what it makes: files do not repeat it.
+    live: bool = False
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__  # frozen: normalise once, here, then never again
@@ -331,6 +333,7 @@ class GenerationResult:
     decode_precision: str = Precision.FP32.value
     working_size: tuple[int, int] | None = None  # (width, height) the model ran at; None: the output size
     refine_strength: float = 0.0  # of the full-size second pass that ran; 0: none
+    notes: tuple[str, ...] = ()  # what the person should hear: faults the run survived, and how
 
 
 class Cancelled(Exception):
