@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from studio.engine.atomic_file import atomic_write
 from studio.engine.request import GenerationRequest, GenerationResult, LoraWeight, Mode, RequestError, Steer
 from studio.engine.schedulers import DISPLAY_NAMES, normalise_scheduler_name
 
@@ -104,16 +104,9 @@ def save_png(
 
 
 def write_png(path: Path, image: np.ndarray, chunks: PngImagePlugin.PngInfo) -> None:
-    """Written beside it under a hidden name, then renamed: a full disk or a crash mid-write never
-    leaves half a PNG under the final name (the gallery never lists one)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.stem}.partial.png")
-    try:
-        Image.fromarray(image).save(temporary, format="PNG", pnginfo=chunks)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """Written atomically (see atomic_file): the gallery never lists half a PNG."""
+    with atomic_write(path) as file:
+        Image.fromarray(image).save(file, format="PNG", pnginfo=chunks)
 
 
 def _add_picture(chunks: PngImagePlugin.PngInfo, key: str, picture: np.ndarray) -> None:
@@ -134,9 +127,28 @@ def _read_picture(text: dict[str, str], key: str, mode: str) -> np.ndarray | Non
         return np.asarray(picture.convert(mode))
 
 
+# Pillow reads text stored after the pixels only by decoding them; past this many pixels the text
+# before them (where Pillow, and so A1111 and ComfyUI, write it) has to do.
+MAX_DECODED_PIXELS = 4096 * 4096
+
+
+def png_text_chunks(image: Image.Image, after_the_pixels_too: bool = True) -> dict[str, str]:
+    """The text chunks of an open PNG. Those before the pixels are in `info` without decoding a pixel
+    (where we, AUTOMATIC1111 and ComfyUI write ours); `Image.text` decodes the whole picture to find
+    any after them, so that is skipped when asked and for pictures over Pillow's bomb limit. Never
+    raises on damaged pixels: the text before them still counts."""
+    before_pixels = {key: str(value) for key, value in image.info.items() if isinstance(value, str)}
+    if not after_the_pixels_too or image.width * image.height > MAX_DECODED_PIXELS:
+        return before_pixels
+    try:
+        return before_pixels | {key: str(value) for key, value in image.text.items()}
+    except Exception:  # damaged pixels (any error Pillow raises there)
+        return before_pixels
+
+
 def _png_text(path: Path) -> dict[str, str]:
     with Image.open(path) as image:
-        return dict(getattr(image, "text", {}))
+        return png_text_chunks(image)
 
 
 def read_png_metadata(path: Path) -> dict[str, Any]:
@@ -151,7 +163,7 @@ def read_png_metadata(path: Path) -> dict[str, Any]:
 _REPEATED_FIELDS = (
     "prompt", "negative_prompt", "mode", "seed", "steps", "guidance_scale", "width", "height",
     "resolution", "refine_strength", "strength", "scheduler", "mask_feather_px", "inpaint_only_masked",
-    "inpaint_padding_px", "batch_count", "model", "precision", "decode_precision", "tiny_decoder", "extra",
+    "inpaint_padding_px", "batch_count", "model", "precision", "decode_precision", "tiny_decoder",
 )
 
 

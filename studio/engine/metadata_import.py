@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from PIL import Image
 
-from studio.engine.metadata import PARAMETERS_KEY, REQUEST_KEY
+from studio.engine.metadata import PARAMETERS_KEY, REQUEST_KEY, png_text_chunks
 from studio.engine.request import (
     CANVAS_STEP_PX,
     MAX_CANVAS_PX,
@@ -31,9 +31,6 @@ from studio.engine.schedulers import DISPLAY_NAMES, SCHEDULER_NAMES, normalise_s
 
 MAX_PROMPT_CHARS = 10_000
 MAX_CHUNK_CHARS = 1_000_000  # Pillow's own cap on one text chunk: anything longer is not settings
-# Pillow reads text stored after the pixels only by decoding them; past this many pixels the text
-# before them (where Pillow, and so A1111 and ComfyUI, write it) has to do.
-MAX_DECODED_PIXELS = 4096 * 4096
 COMFYUI_KEY = "prompt"  # ComfyUI's API-format graph; its "workflow" chunk is the editor's layout
 
 # field -> (lowest, highest, whole number only)
@@ -95,7 +92,7 @@ def settings_from_png(source: Path | str | IO[bytes]) -> ImportedSettings:
     """The settings a PNG file (or open binary file) records; never raises."""
     try:
         with Image.open(source, formats=["PNG"]) as image:
-            return settings_from_text_chunks(_text_chunks(image))
+            return settings_from_text_chunks(png_text_chunks(image))
     except FileNotFoundError:
         return ImportedSettings(not_restored=("the file was not found",))
     except Exception:  # untrusted bytes: whatever Pillow refuses, the answer is the same
@@ -112,16 +109,6 @@ def settings_from_text_chunks(text: dict[str, str]) -> ImportedSettings:
         return _read_chunks(text)
     except Exception as error:  # untrusted input: anything that slipped past the checks is a note
         return ImportedSettings(not_restored=(f"the settings could not be read ({type(error).__name__})",))
-
-
-def _text_chunks(image: Image.Image) -> dict[str, str]:
-    before_pixels = {key: str(value) for key, value in image.info.items() if isinstance(value, str)}
-    if image.width * image.height > MAX_DECODED_PIXELS:
-        return before_pixels
-    try:
-        return before_pixels | {key: str(value) for key, value in image.text.items()}
-    except Exception:  # damaged pixels: the text before them still counts
-        return before_pixels
 
 
 def _read_chunks(text: dict[str, str]) -> ImportedSettings:

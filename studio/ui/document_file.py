@@ -9,8 +9,6 @@ PNG losslessly with the alpha of both layers.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from PySide6.QtGui import QImage
 
+from studio.engine.atomic_file import atomic_write
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters
 
@@ -70,19 +69,10 @@ def write_document(path: Path, snapshot: DocumentSnapshot) -> None:
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed
-                    archive.writestr("document.json", json.dumps(page, indent=1))
-                    archive.writestr("paint.png", _png_bytes(snapshot.paint))
-                    archive.writestr("mask.png", _png_bytes(snapshot.mask))
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr("document.json", json.dumps(page, indent=1))  # ZIP_STORED: PNGs are compressed
+            archive.writestr("paint.png", _png_bytes(snapshot.paint))
+            archive.writestr("mask.png", _png_bytes(snapshot.mask))
     except OSError as error:
         raise DocumentFileError(f"Could not write {path}: {error.strerror or error}") from error
 

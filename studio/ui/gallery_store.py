@@ -26,8 +26,9 @@ from PIL import Image, UnidentifiedImageError
 from PySide6.QtCore import QFileSystemWatcher, QObject, QSize, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader
 
+from studio.engine.atomic_file import atomic_write
 from studio.engine.file_names import reserve_path, result_file_stem
-from studio.engine.metadata import save_png
+from studio.engine.metadata import png_text_chunks, save_png
 from studio.engine.metadata_import import settings_from_text_chunks
 from studio.engine.request import GenerationResult
 
@@ -64,7 +65,7 @@ def read_entry(path: Path, modified_ns: int, size: int) -> GalleryEntry:
     (`Image.text` would decode the whole picture to look for more after it)."""
     try:
         with Image.open(path) as image:
-            text = {key: value for key, value in image.info.items() if isinstance(value, str)}
+            text = png_text_chunks(image, after_the_pixels_too=False)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         text = {}
     values = settings_from_text_chunks(text).values
@@ -116,9 +117,8 @@ def load_index(path: Path, folder: Path) -> dict[str, GalleryEntry]:
 def save_index(path: Path, entries: list[GalleryEntry]) -> None:
     rows = [{"name": entry.name, "modified_ns": entry.modified_ns, "size": entry.size,
              "prompt": entry.prompt, "seed": entry.seed} for entry in entries]
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(rows), encoding="utf-8")
-    os.replace(temporary, path)
+    with atomic_write(path) as file:
+        file.write(json.dumps(rows).encode("utf-8"))
 
 
 def write_result(folder: Path, image: np.ndarray, seed: int, result: GenerationResult) -> Path:

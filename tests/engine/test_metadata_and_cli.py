@@ -284,7 +284,7 @@ def test_a_write_that_fails_half_way_leaves_no_file_under_the_final_name(tmp_pat
     (tmp_path / "kept.png").write_bytes(b"the last good file")
 
     def full_disk(self, target, *args, **kwargs):
-        Path(target).write_bytes(b"\x89PNG half")
+        target.write(b"\x89PNG half")  # into the hidden file atomic_write gives it
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", full_disk)

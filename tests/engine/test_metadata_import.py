@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from studio.engine import metadata_import
+from studio.engine import metadata
 from studio.engine.metadata import save_png
 from studio.engine.metadata_import import (
     ImportedSettings,
@@ -315,7 +315,7 @@ def test_text_after_the_pixels_is_read_and_a_cut_off_file_keeps_the_text_before_
     assert settings_from_png_bytes(after_pixels).values == {"prompt": "a heron", "steps": 12, "seed": 4,
                                                             "guidance_scale": 3.0}
     # Past the decoding limit only the text before the pixels is read: a small file cannot cost 1 GB.
-    monkeypatch.setattr(metadata_import, "MAX_DECODED_PIXELS", 63)
+    monkeypatch.setattr(metadata, "MAX_DECODED_PIXELS", 63)
     assert settings_from_png_bytes(after_pixels).source == ""
     cut_in_the_pixels = VALID_PNG[: VALID_PNG.index(b"IDAT") + 10]
     assert settings_from_png_bytes(cut_in_the_pixels).source == "AUTOMATIC1111"
