@@ -10,7 +10,8 @@ the canvas back as a Steer, which the engine applies where the picture changed.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QRect, QTimer, Signal
+from PySide6.QtGui import QImage
 
 from studio.engine.request import (
     GenerationRequest,
@@ -24,12 +25,12 @@ from studio.engine.request import (
 from studio.engine.resolution import plan_sizes
 from studio.ui.canvas import CanvasView
 from studio.ui.filmstrip import Filmstrip
-from studio.ui.image_convert import alpha8_from_array, qimage_from_rgb
+from studio.ui.image_convert import qimage_from_rgb
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters
 from studio.ui.progress import describe_step, format_duration
-from studio.ui.request_builder import build_request, preview_mask, preview_region
+from studio.ui.request_builder import RepaintArea, build_request, repaint_area
 from studio.ui.result_view import ResultPanel
 from studio.ui.seed_panel import SeedState, random_seed
 from studio.ui.tools import ToolSettings
@@ -70,10 +71,13 @@ class GenerationController(QObject):
         self.filmstrip = filmstrip
         self.active_request: GenerationRequest | None = None
         self.last_result: GenerationResult | None = None
+        # The last result's images as QImages, made once and shared by the canvas and the result panel,
+        # and the box of the canvas they can change (None: all of it).
+        self.last_pictures: tuple[QImage, ...] = ()
+        self._last_changed: QRect | None = None
         self.preview_count = 0  # previews shown for the active run (tests and benchmarks read it)
         self.model_info: ModelInfo | None = None
-        self._preview_region = None
-        self._preview_mask = None
+        self._repaint_area: RepaintArea | None = None  # the running inpaint's, worked out once at its start
         self._run_active = False  # between run_started and its end; model-loading failures have none
         self.paused_at: PausedEvent | None = None  # the pause the canvas shows, while a run waits
         self._refining = False  # the run is in its refine pass, which steers (and pauses) do not reach
@@ -134,10 +138,11 @@ class GenerationController(QObject):
         if canvas.shape != paused.picture.shape:
             self.error.emit("The canvas size changed while paused: undo the resize (Ctrl+Z) to resume.")
             return
+        mask = self.document.mask_view()  # read once, in place: the Steer keeps its own copy
         steer = Steer(
             paused.step,
             image=canvas,
-            mask=None if self.document.mask_is_empty() else self.document.mask_array(),
+            mask=mask if mask.any() else None,
             prompt=self.parameters.prompt.strip(),
             negative_prompt=self.parameters.negative_prompt.strip(),
             guidance_scale=float(self.parameters.guidance_scale),
@@ -208,7 +213,7 @@ class GenerationController(QObject):
         return True
 
     def _is_live(self, request: GenerationRequest | None) -> bool:
-        return bool(request is not None and request.extra.get("live"))
+        return request is not None and request.live
 
     # ---- live painting -----------------------------------------------------------------------------
     def _on_live_toggled(self, enabled: bool) -> None:
@@ -233,9 +238,7 @@ class GenerationController(QObject):
         self._run_active = True
         self._refining = False
         self.preview_count = 0
-        self._preview_region = preview_region(request, self.model_info)
-        mask = preview_mask(request)
-        self._preview_mask = alpha8_from_array(mask) if mask is not None else None
+        self._repaint_area = repaint_area(request, self.model_info)
         self.inspector.start_run(request.steps)
         self.filmstrip.start_run()
         self.progress_changed.emit(0.0, "Loading model…" if not self._is_live(request) else "Live run…")
@@ -263,10 +266,13 @@ class GenerationController(QObject):
             preview = qimage_from_rgb(event.preview)  # made here, on the GUI thread
             if event.image_index == 0 and not event.refining and not self._is_live(self.active_request):
                 self.filmstrip.add_step(event.step, preview)
+            area = self._repaint_area
             if self._is_live(self.active_request):
                 self.results.show_preview(preview)
+            elif area is None:
+                self.canvas.set_preview(preview)
             else:
-                self.canvas.set_preview(preview, self._preview_region, self._preview_mask)
+                self.canvas.set_preview(preview, area.preview_region, area.preview_mask)
 
     def _on_paused(self, event: PausedEvent) -> None:
         self.canvas.set_preview(None)
@@ -282,12 +288,16 @@ class GenerationController(QObject):
         self._set_paused(None)
         self.canvas.set_preview(None)
         self.last_result = result
-        self.results.set_images(result.images, result.seeds)
+        # Each image becomes a QImage once, here; the panel, the canvas and its undo step share it.
+        self.last_pictures = tuple(qimage_from_rgb(image) for image in result.images)
+        area = self._repaint_area
+        self._last_changed = area.changed if area is not None else None
+        self.results.set_images(self.last_pictures, result.seeds)
         if self._is_live(result.request):
-            self.document.set_last_result(qimage_from_rgb(result.images[0]))
+            self.document.set_last_result(self.last_pictures[0])
             self.progress_changed.emit(1.0, f"Live: {format_duration(result.elapsed_s)}")
             return
-        self.document.apply_result(result.images[0])
+        self.document.apply_result(self.last_pictures[0], self._last_changed)
         self.result_kept.emit(result, None)
         self.filmstrip.set_branchable(True)
         self.seed_state.run_finished(tuple(result.seeds))
@@ -296,8 +306,8 @@ class GenerationController(QObject):
         self.status_changed.emit(f"Done in {result.elapsed_s:.1f} s · seed {seeds} · Ctrl+Z to undo")
 
     def apply_result_image(self, index: int) -> None:
-        if self.last_result is not None and 0 <= index < len(self.last_result.images):
-            self.document.apply_result(self.last_result.images[index])
+        if self.last_result is not None and 0 <= index < len(self.last_pictures):
+            self.document.apply_result(self.last_pictures[index], self._last_changed)
             if self._is_live(self.last_result.request):
                 self.result_kept.emit(self.last_result, [index])
 

@@ -6,20 +6,27 @@ means image-to-image, anything else is text-to-image at the canvas size.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PySide6.QtCore import QRect
+from PySide6.QtGui import QImage
 
 from studio.engine import images
 from studio.engine.request import GenerationRequest, Mode, ModelInfo
+from studio.ui.image_convert import alpha8_from_array
 from studio.ui.layers import Document
 from studio.ui.lora_list import loras_from_text
 from studio.ui.parameters import GenerationParameters, RefineChoice
 
 
-def choose_mode(document: Document, parameters: GenerationParameters) -> Mode:
-    if not document.mask_is_empty():
+def choose_mode(
+    document: Document, parameters: GenerationParameters, masked: bool, live: bool = False
+) -> Mode:
+    """`masked`: the mask has a pixel painted (the caller has read the mask already)."""
+    if masked:
         return Mode.INPAINT
-    if parameters.use_canvas_as_init and not document.paint_is_blank():
+    if live or (parameters.use_canvas_as_init and not document.paint_is_blank()):
         return Mode.IMAGE_TO_IMAGE
     return Mode.TEXT_TO_IMAGE
 
@@ -32,10 +39,13 @@ def build_request(
     mask_feather_px: int = 4,
     live: bool = False,
 ) -> GenerationRequest:
-    """Raises RequestError (a message for the user) when the values cannot make a run."""
-    mode = Mode.IMAGE_TO_IMAGE if live else choose_mode(document, parameters)
-    if live and not document.mask_is_empty():
-        mode = Mode.INPAINT
+    """Raises RequestError (a message for the user) when the values cannot make a run.
+
+    The canvas is flattened once and the mask read once, in place: the request makes its own frozen
+    copies of both, so copying them here first would only do it twice.
+    """
+    mask = document.mask_view()
+    mode = choose_mode(document, parameters, masked=bool(mask.any()), live=live)
     size = document.size()
     init_image = document.flattened_rgb() if mode is not Mode.TEXT_TO_IMAGE else None
     return GenerationRequest(
@@ -53,7 +63,7 @@ def build_request(
         strength=parameters.strength,
         scheduler=parameters.scheduler,
         init_image=init_image,
-        mask=document.mask_array() if mode is Mode.INPAINT else None,
+        mask=mask if mode is Mode.INPAINT else None,
         mask_feather_px=mask_feather_px,
         inpaint_only_masked=parameters.inpaint_only_masked,
         inpaint_padding_px=parameters.inpaint_padding_px,
@@ -64,7 +74,7 @@ def build_request(
         decode_precision=parameters.precision,
         loras=loras_from_text(parameters.loras),
         tiny_decoder=parameters.tiny_decoder,
-        extra={"live": True} if live else {},
+        live=live,
     )
 
 
@@ -96,19 +106,27 @@ def refine_choice(refine_strength: float | None) -> RefineChoice:
     return RefineChoice.ON if refine_strength > 0 else RefineChoice.OFF
 
 
-def preview_mask(request: GenerationRequest) -> np.ndarray | None:
-    """Where an inpainting run may change pixels: the engine's own feathered mask, 0-255."""
+@dataclass(frozen=True, eq=False)
+class RepaintArea:
+    """Where an inpainting run may change the canvas, worked out once per run from the mask feathered
+    by the engine's own pure functions (so the two cannot disagree)."""
+
+    preview_mask: QImage  # Alpha8, canvas-sized: the feathered mask, so previews show only inside it
+    changed: QRect  # the box around every pixel the blend takes anything from: all a result can change
+    preview_region: QRect | None  # the "only masked" crop the previews stand for; None: the whole canvas
+
+
+def repaint_area(request: GenerationRequest, model: ModelInfo | None) -> RepaintArea | None:
+    """None for a run that is not an inpaint. The preview region needs the model's aspect ratio, so it
+    is None too until the model is known."""
     if request.mode is not Mode.INPAINT:
         return None
-    feathered = images.feather_mask(request.mask, request.mask_feather_px)
-    return np.clip(np.round(feathered * 255), 0, 255).astype(np.uint8)
-
-
-def preview_region(request: GenerationRequest, model: ModelInfo | None) -> QRect | None:
-    """Where on the canvas this run's previews belong: the crop around the mask for an "only masked"
-    inpaint (computed by the engine's own pure function, so the two cannot disagree), else all of it."""
-    if request.mode is not Mode.INPAINT or not request.inpaint_only_masked or model is None:
-        return None
-    repaint = images.repaint_region(images.feather_mask(request.mask, request.mask_feather_px))
-    box = images.crop_around_mask(repaint, request.inpaint_padding_px, model.width / model.height)
-    return QRect(box.left, box.top, box.width, box.height)
+    feathered = images.feather_mask(request.mask, request.mask_feather_px)  # the only time, on this side
+    repaint = images.repaint_region(feathered)
+    rows, cols = np.flatnonzero(repaint.any(axis=1)), np.flatnonzero(repaint.any(axis=0))
+    changed = QRect(int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+    region = None
+    if request.inpaint_only_masked and model is not None:
+        box = images.crop_around_mask(repaint, request.inpaint_padding_px, model.width / model.height)
+        region = QRect(box.left, box.top, box.width, box.height)
+    return RepaintArea(alpha8_from_array(np.rint(feathered * 255).astype(np.uint8)), changed, region)
