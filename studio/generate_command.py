@@ -213,5 +213,7 @@ def run_generate(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_png(path, image, result.request, seed, result)
         print(f"{path}  seed {seed}")
+    for note in result.notes:  # the faults the run survived (a retry in fp32, out of memory)
+        print(note, file=sys.stderr)
     print(f"{len(result.images)} image(s) in {result.elapsed_s:.1f} s", file=sys.stderr)
     return 0
