@@ -303,7 +303,8 @@ class GenerationController(QObject):
         self.seed_state.run_finished(tuple(result.seeds))
         seeds = ", ".join(str(seed) for seed in result.seeds)
         self.progress_changed.emit(1.0, f"Done in {result.elapsed_s:.1f} s")
-        self.status_changed.emit(f"Done in {result.elapsed_s:.1f} s · seed {seeds} · Ctrl+Z to undo")
+        done = f"Done in {result.elapsed_s:.1f} s · seed {seeds} · Ctrl+Z to undo"
+        self.status_changed.emit(" ".join([done, *result.notes]))  # the faults the run survived, if any
 
     def apply_result_image(self, index: int) -> None:
         if self.last_result is not None and 0 <= index < len(self.last_pictures):
