@@ -21,6 +21,7 @@ from diffusers import (
     StableDiffusionPipeline,
 )
 
+from studio.engine.model_defaults import ModelDefaults
 from studio.engine.previews import (
     PREVIEW_DECODER_FOLDER,
     LinearPreview,
@@ -31,9 +32,6 @@ from studio.engine.request import DEFAULT_MODEL, EngineError, Mode, ModelInfo
 from studio.engine.schedulers import normalise_scheduler_name
 
 EMBEDDED_MODEL_DIR = Path(__file__).resolve().parents[2] / "resources" / "models" / "landscapes"
-STUDIO_SETTINGS_FILE = (
-    "latent_studio.json"  # our defaults and fitted preview factors, beside model_index.json
-)
 SAFE_WEIGHT_SUFFIXES = {".safetensors"}
 PICKLED_WEIGHT_SUFFIXES = {".ckpt", ".bin", ".pt", ".pth"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -76,31 +74,38 @@ def load_model(
     }
     for pipeline in pipelines.values():
         pipeline.set_progress_bar_config(disable=True)
-    settings = _studio_settings(source)
     vae_config = text_to_image.vae.config
     native_size = int(text_to_image.unet.config.sample_size) * int(text_to_image.vae_scale_factor)
-    preview = (
-        LinearPreview.from_json(settings["preview"])
-        if "preview" in settings
-        else LinearPreview.published_for(int(vae_config.latent_channels), float(vae_config.scaling_factor))
-    )
     tiny_preview = find_tiny_preview(source, vae_config, device, dtype, "")
     few_step = is_few_step_checkpoint(source, type(text_to_image.scheduler).__name__)
+    own_defaults = ModelDefaults.read(_local_path(source))
+    defaults = (own_defaults or ModelDefaults()).or_else(
+        ModelDefaults(
+            width=native_size,
+            height=native_size,
+            steps=4 if few_step else 25,
+            guidance_scale=1.0 if few_step else 7.5,
+            scheduler="lcm" if few_step else "dpm++ 2m",
+            preview=LinearPreview.published_for(
+                int(vae_config.latent_channels), float(vae_config.scaling_factor)
+            ),
+        )
+    )
     info = ModelInfo(
         name=_display_name(source),
         source=source,
         device=str(device),
-        width=int(settings.get("width", native_size)),
-        height=int(settings.get("height", native_size)),
-        steps=int(settings.get("steps", 4 if few_step else 25)),
-        guidance_scale=float(settings.get("guidance_scale", 1.0 if few_step else 7.5)),
-        scheduler=normalise_scheduler_name(settings.get("scheduler", "lcm" if few_step else "dpm++ 2m")),
+        width=int(defaults.width),
+        height=int(defaults.height),
+        steps=int(defaults.steps),
+        guidance_scale=float(defaults.guidance_scale),
+        scheduler=normalise_scheduler_name(defaults.scheduler),
         few_step=few_step,
         # Our own small models (they carry latent_studio.json) are judged without a second pass;
         # Stable Diffusion-class models redraw an upscaled result well (the web UI's "hires fix").
-        refine_by_default=not settings,
+        refine_by_default=own_defaults is None,
     )
-    return LoadedModel(pipelines, info, preview, dict(text_to_image.scheduler.config), tiny_preview)
+    return LoadedModel(pipelines, info, defaults.preview, dict(text_to_image.scheduler.config), tiny_preview)
 
 
 # Published tiny autoencoders by model family, looked for in the local Hugging Face cache only.
@@ -270,16 +275,6 @@ def _no_safety_checker(index_file: Path) -> dict[str, Any]:
     # A local painting tool: no NSFW filter (like the popular web UIs); skip loading its weights.
     index = json.loads(index_file.read_text())
     return {"safety_checker": None, "requires_safety_checker": False} if "safety_checker" in index else {}
-
-
-def _studio_settings(source: str) -> dict[str, Any]:
-    settings_file = _local_path(source) / STUDIO_SETTINGS_FILE
-    if not settings_file.is_file():
-        return {}
-    try:
-        return json.loads(settings_file.read_text())
-    except json.JSONDecodeError as error:
-        raise EngineError(f"{settings_file} is not valid JSON: {error}") from error
 
 
 def _local_path(source: str) -> Path:

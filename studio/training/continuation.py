@@ -32,6 +32,7 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from studio.engine.model_defaults import ModelDefaults
 from studio.training.checkpoint import STATE_FILE, RunState, load_checkpoint, save_checkpoint
 from studio.training.compute import trial_for
 from studio.training.config import ContinuationConfig
@@ -39,7 +40,6 @@ from studio.training.dataset import render_dataset
 from studio.training.diffusion import DiffusionTrainer, build_scheduler, tokenize
 from studio.training.export import (
     SAMPLE_SHEET,
-    STUDIO_SETTINGS_FILE,
     generate_samples,
     save_fp16,
     write_sample_sheet,
@@ -308,14 +308,12 @@ def _train_preview(
 def _write_samples(folder: Path, config: ContinuationConfig) -> None:
     from diffusers import StableDiffusionPipeline
 
-    settings = json.loads((folder / STUDIO_SETTINGS_FILE).read_text())
+    defaults = (ModelDefaults.read(folder) or ModelDefaults()).or_else(
+        ModelDefaults(steps=25, guidance_scale=4.5, scheduler="dpm++ 2m")
+    )
     pipeline = StableDiffusionPipeline.from_pretrained(folder, torch_dtype=torch.float32)
     images = generate_samples(
-        pipeline,
-        config.sample_prompts,
-        int(settings.get("steps", 25)),
-        float(settings.get("guidance_scale", 4.5)),
-        str(settings.get("scheduler", "dpm++ 2m")),
+        pipeline, config.sample_prompts, defaults.steps, defaults.guidance_scale, defaults.scheduler
     )
     write_sample_sheet(images, config.sample_prompts, folder / SAMPLE_SHEET)
 

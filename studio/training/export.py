@@ -7,13 +7,11 @@ factors fitted on the training images).
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,13 +19,12 @@ from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNe
 from PIL import Image, ImageDraw, ImageFont
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from studio.engine.previews import PREVIEW_DECODER_FOLDER
+from studio.engine.previews import PREVIEW_DECODER_FOLDER, LinearPreview
 from studio.engine.schedulers import make_scheduler
 from studio.training.run_history import HISTORY_FILE
 from studio.training.tokenizer import save_caption_tokenizer
 from studio.training.vae import EncodedLatents
 
-STUDIO_SETTINGS_FILE = "latent_studio.json"
 MAX_FILE_BYTES = 16 * 1024 * 1024
 # Decimal megabytes, as huggingface_hub parses them: 15 MB stays under the 16 MiB limit per file.
 MAX_SHARD_SIZE = "15MB"
@@ -55,7 +52,7 @@ def assemble_pipeline(
 
 def fit_linear_preview(
     latents: EncodedLatents, images_uint8: torch.Tensor, scaling_factor: float, max_images: int = 2000
-) -> dict[str, list]:
+) -> LinearPreview:
     """Least-squares map from pipeline-space latents (C values) to RGB in [-1, 1], with a bias.
 
     The target is each image area-averaged down to the latent grid, the colour a latent cell stands for.
@@ -70,25 +67,10 @@ def fit_linear_preview(
     inputs = torch.cat([inputs, torch.ones(len(inputs), 1)], dim=1)
     outputs = target.permute(0, 2, 3, 1).reshape(-1, 3)
     solution = torch.linalg.lstsq(inputs.double(), outputs.double()).solution.float()
-    return {
-        "factors": [[round(float(v), 6) for v in row] for row in solution[:-1]],
-        "bias": [round(float(v), 6) for v in solution[-1]],
-    }
-
-
-def write_studio_settings(folder: Path, settings: dict[str, Any]) -> Path:
-    path = Path(folder) / STUDIO_SETTINGS_FILE
-    path.write_text(json.dumps(settings, indent=2) + "\n")
-    return path
-
-
-def update_studio_settings(folder: Path, **changes: Any) -> dict[str, Any]:
-    """Change some defaults (say, the guidance scale chosen by evaluation) and keep the rest."""
-    path = Path(folder) / STUDIO_SETTINGS_FILE
-    settings = json.loads(path.read_text())
-    settings.update(changes)
-    write_studio_settings(folder, settings)
-    return settings
+    return LinearPreview(
+        tuple(tuple(round(float(v), 6) for v in row) for row in solution[:-1]),
+        tuple(round(float(v), 6) for v in solution[-1]),
+    )
 
 
 def save_pipeline(pipeline: StableDiffusionPipeline, tokenizer: CLIPTokenizer, folder: Path) -> None:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from studio.engine.loading import STUDIO_SETTINGS_FILE
+from studio.engine.model_defaults import MODEL_DEFAULTS_FILE, ModelDefaults
 from studio.engine.previews import PREVIEW_DECODER_FOLDER
 
 EVALUATION_HEADING = "## Evaluation"
-DEFAULTS_HEADING = "## Defaults (latent_studio.json)"
+DEFAULTS_HEADING = f"## Defaults ({MODEL_DEFAULTS_FILE})"
 
 
 def _defaults(folder: Path) -> str:
     """The card's "Defaults" line, from the folder's settings and whether it ships a preview decoder."""
-    settings_path = folder / STUDIO_SETTINGS_FILE
-    settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
+    defaults = ModelDefaults.read(folder) or ModelDefaults()
     previews = "linear latent-to-RGB preview factors fitted by least squares on the training images"
     if (folder / PREVIEW_DECODER_FOLDER / "config.json").is_file():
         previews = (
@@ -24,10 +22,14 @@ def _defaults(folder: Path) -> str:
             f"full size), with {previews} as the fallback"
         )
     return (
-        f"{settings.get('width', '-')}x{settings.get('height', '-')}, {settings.get('steps', '-')} steps, "
-        f"guidance {settings.get('guidance_scale', '-')}, sampler {settings.get('scheduler', '-')}; "
+        f"{_shown(defaults.width)}x{_shown(defaults.height)}, {_shown(defaults.steps)} steps, "
+        f"guidance {_shown(defaults.guidance_scale)}, sampler {_shown(defaults.scheduler)}; "
         f"{previews}."
     )
+
+
+def _shown(value: object) -> str:
+    return "-" if value is None else str(value)
 
 
 def _minutes(seconds: float | None) -> str:

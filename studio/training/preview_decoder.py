@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny
 
-from studio.engine.loading import STUDIO_SETTINGS_FILE
+from studio.engine.model_defaults import MODEL_DEFAULTS_FILE, ModelDefaults
 from studio.engine.previews import PREVIEW_DECODER_FOLDER, LinearPreview, TinyDecoderPreview
 from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint
 from studio.training.compute import FP32, ComputeSettings, candidate_settings, choose_by_trial
@@ -178,14 +178,14 @@ def preview_fidelity(model_folder: Path, images: int = PSNR_IMAGES) -> dict[str,
     The preview is what the app shows: the tiny decoder when the folder has one, else the linear map
     (its 16x16 picture upscaled bilinearly, as the canvas shows it).
     """
-    import json
-
     model_folder = Path(model_folder)
     vae = AutoencoderKL.from_pretrained(model_folder / "vae", torch_dtype=torch.float32).eval()
     renders = torch.from_numpy(render_dataset(images, PSNR_SEED).images).permute(0, 3, 1, 2).contiguous()
     tiny = TinyDecoderPreview.from_folder(model_folder, torch.device("cpu"), torch.float32)
-    settings = json.loads((model_folder / STUDIO_SETTINGS_FILE).read_text())
-    linear = LinearPreview.from_json(settings["preview"])
+    defaults = ModelDefaults.read(model_folder)
+    if defaults is None or defaults.preview is None:
+        raise ValueError(f"{model_folder} has no fitted linear preview (in its {MODEL_DEFAULTS_FILE})")
+    linear = defaults.preview
     scaling = float(vae.config.scaling_factor)
     values = []
     for start in range(0, len(renders), 32):

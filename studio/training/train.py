@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from studio.engine.model_defaults import ModelDefaults
 from studio.engine.precision import processor_name
 from studio.training.captions import caption_vocabulary
 from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint, work_folder_for
@@ -38,7 +39,6 @@ from studio.training.export import (
     save_pipeline,
     weight_bytes,
     write_sample_sheet,
-    write_studio_settings,
 )
 from studio.training.model_card import write_model_card
 from studio.training.progress import ProgressBar, write_loss_curve
@@ -260,15 +260,14 @@ def train_default_model(
     pipeline = assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
     preview = fit_linear_preview(latents, images, scaling_factor)
     save_pipeline(pipeline, tokenizer, out_dir)
-    settings = {
-        "width": int(images.shape[-1]),
-        "height": int(images.shape[-2]),
-        "steps": config.sample_steps,
-        "guidance_scale": config.sample_guidance_scale,
-        "scheduler": config.sample_scheduler,
-        "preview": preview,
-    }
-    write_studio_settings(out_dir, settings)
+    ModelDefaults(
+        width=int(images.shape[-1]),
+        height=int(images.shape[-2]),
+        steps=config.sample_steps,
+        guidance_scale=config.sample_guidance_scale,
+        scheduler=config.sample_scheduler,
+        preview=preview,
+    ).write(out_dir)
     sample_images = generate_samples(
         pipeline.to(torch_device),
         config.sample_prompts,

@@ -10,9 +10,10 @@ import pytest
 import torch
 from diffusers import StableDiffusionPipeline
 
+from studio.engine.model_defaults import MODEL_DEFAULTS_FILE
 from studio.training.checkpoint import work_folder_for
 from studio.training.config import TrainConfig
-from studio.training.export import MAX_FILE_BYTES, STUDIO_SETTINGS_FILE
+from studio.training.export import MAX_FILE_BYTES
 from studio.training.train import train_default_model
 
 
@@ -47,7 +48,7 @@ def test_export_is_a_stable_diffusion_folder_that_samples(trained: Path) -> None
 
 
 def test_export_writes_studio_settings_and_small_files(trained: Path) -> None:
-    settings = json.loads((trained / STUDIO_SETTINGS_FILE).read_text())
+    settings = json.loads((trained / MODEL_DEFAULTS_FILE).read_text())
     assert (settings["width"], settings["height"]) == (128, 128)
     assert settings["scheduler"] in {"ddim", "ddpm", "euler", "euler a", "dpm++ 2m", "dpm++ 2m karras"}
     factors = np.array(settings["preview"]["factors"])

@@ -39,8 +39,8 @@ def test_preview_fit_recovers_a_linear_latent_to_rgb_map() -> None:
     fitted = fit_linear_preview(
         EncodedLatents(latents.half(), torch.zeros_like(latents).half()), images, scaling
     )
-    assert np.allclose(fitted["factors"], factors.numpy(), atol=0.01)
-    assert np.allclose(fitted["bias"], bias.numpy(), atol=0.01)
+    assert np.allclose(fitted.factors, factors.numpy(), atol=0.01)
+    assert np.allclose(fitted.bias, bias.numpy(), atol=0.01)
 
 
 def test_run_state_resumes_the_same_run_and_moves_another_aside(tmp_path: Path) -> None:
@@ -87,3 +87,18 @@ def test_checkpoint_files_are_plain_tensors(tmp_path: Path) -> None:
     loaded = torch.load(tmp_path / "c.pt", weights_only=True)
     assert loaded == {"losses": [1.0, 0.5], "step": 2}
     assert json.dumps(loaded["losses"])
+
+
+def test_model_defaults_file_round_trips_and_a_malformed_one_is_named(tmp_path) -> None:
+    from studio.engine.model_defaults import MODEL_DEFAULTS_FILE, ModelDefaults
+    from studio.engine.previews import LinearPreview
+    from studio.engine.request import EngineError
+
+    preview = LinearPreview(((1.0, 0.0, 0.5),) * 4, (0.1, 0.2, 0.3))
+    written = ModelDefaults(128, 96, 25, 4.5, "dpm++ 2m", preview)
+    written.write(tmp_path)
+    assert ModelDefaults.read(tmp_path) == written
+    assert ModelDefaults.read(tmp_path / "elsewhere") is None
+    (tmp_path / MODEL_DEFAULTS_FILE).write_text('{"width": "wide"}')
+    with pytest.raises(EngineError, match=f"{MODEL_DEFAULTS_FILE}.*'width' must be a number"):
+        ModelDefaults.read(tmp_path)
