@@ -2,6 +2,7 @@
 
 Every edit is a QUndoCommand holding the before and after pixels of the region it touched, so paint
 strokes, mask strokes, results and resizes share one QUndoStack yet each keeps its own history entry.
+An inpainting result touches only the box around its mask, and its command holds only that box.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QUndoCommand, QUndoStack
 
-from studio.ui.image_convert import alpha8_from_array, alpha_from_qimage, qimage_from_rgb, rgb_from_qimage
+from studio.ui.image_convert import alpha8_from_array, alpha_view, qimage_from_rgb
 from studio.ui.observable import Observable
 
 PAINT_FORMAT = QImage.Format.Format_ARGB32_Premultiplied
@@ -74,24 +75,35 @@ class Document(QObject):
 
     def flattened(self) -> QImage:
         """The paint layer over the white background, as the user sees it without the mask."""
-        image = QImage(self.size(), QImage.Format.Format_RGB888)
+        return self._flatten_into(QImage(self.size(), QImage.Format.Format_RGB888))
+
+    def flattened_rgb(self) -> np.ndarray:
+        """What flattened() shows, as H x W x 3 uint8: painted straight into the array, in one pass."""
+        width, height = self.size().width(), self.size().height()
+        rgb = np.empty((height, width, 3), np.uint8)
+        # The QImage writes into rgb's own memory, and goes before rgb does.
+        self._flatten_into(QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888))
+        return rgb
+
+    def _flatten_into(self, image: QImage) -> QImage:
         image.fill(BACKGROUND)
         painter = QPainter(image)
         painter.drawImage(0, 0, self.paint.image)
         painter.end()
         return image
 
-    def flattened_rgb(self) -> np.ndarray:
-        return rgb_from_qimage(self.flattened())
+    def mask_view(self) -> np.ndarray:
+        """The mask layer's own bytes as a read-only H x W view: valid until the mask next changes."""
+        return alpha_view(self.mask.image)
 
     def mask_array(self) -> np.ndarray:
-        return alpha_from_qimage(self.mask.image)
+        return self.mask_view().copy()
 
     def paint_is_blank(self) -> bool:
-        return not alpha_from_qimage(self.paint.image).any()
+        return not alpha_view(self.paint.image).any()
 
     def mask_is_empty(self) -> bool:
-        return not self.mask_array().any()
+        return not self.mask_view().any()
 
     def colour_at(self, point: QPoint) -> QColor | None:
         """The colour the user sees at `point`: the paint pixel over the white background."""
@@ -117,7 +129,11 @@ class Document(QObject):
         if region.isEmpty():
             return
         before = layer.image.copy(region)
-        after = pixels.convertToFormat(layer.image.format()).copy(region.translated(-top_left))
+        inside = region.translated(-top_left)
+        # Cut first, then convert: only the region's pixels are ever copied. A whole image of the layer's
+        # format is shared, not copied (QImage copies on write).
+        after = pixels if inside == pixels.rect() else pixels.copy(inside)
+        after = after.convertToFormat(layer.image.format())
         command = RegionEditCommand(self, layer, region.topLeft(), before, after, text)
         command.from_a_run = from_a_run
         self.undo_stack.push(command)
@@ -127,20 +143,27 @@ class Document(QObject):
         blank.fill(0)
         self.replace_region(self.paint, QPoint(0, 0), blank, "Clear canvas")
 
-    def apply_result(self, rgb: np.ndarray, region: QRect | None = None) -> None:
-        """Put a generated image on the paint layer (scaled into `region`, default the whole canvas)."""
-        region = region or self.rect()
-        image = qimage_from_rgb(rgb)
-        if image.size() != region.size():
-            image = image.scaled(region.size(), mode=Qt.TransformationMode.SmoothTransformation)
-        self.set_last_result(image)
-        self.replace_region(self.paint, region.topLeft(), image.convertToFormat(PAINT_FORMAT), "Result",
-                            from_a_run=True)
+    def apply_result(self, picture: QImage, changed: QRect | None = None) -> None:
+        """Put a generated picture on the paint layer as one undo step.
+
+        `changed` is the only part of the canvas where the picture can differ from it (an inpaint's box
+        around its feathered mask: the engine gives every pixel outside it back exactly); only that part
+        is written, and the undo step holds only its before and after pixels. A picture of another size
+        than the canvas (resized during the run) is scaled to fill the canvas, all of it.
+        """
+        if picture.size() != self.size():
+            picture = picture.scaled(self.size(), mode=Qt.TransformationMode.SmoothTransformation)
+            changed = None
+        self.set_last_result(picture)
+        region = self.rect() if changed is None else changed.intersected(self.rect())
+        if region == self.rect():
+            self.replace_region(self.paint, QPoint(0, 0), picture, "Result", from_a_run=True)
+        elif not region.isEmpty():
+            self.replace_region(self.paint, region.topLeft(), picture.copy(region), "Result", from_a_run=True)
 
     def put_picture(self, rgb: np.ndarray, text: str) -> None:
         """A canvas-sized picture on the paint layer as one undo step (a paused run's guess)."""
-        picture = qimage_from_rgb(rgb).convertToFormat(PAINT_FORMAT)
-        self.replace_region(self.paint, QPoint(0, 0), picture, text)
+        self.replace_region(self.paint, QPoint(0, 0), qimage_from_rgb(rgb), text)
 
     def set_last_result(self, image: QImage | None) -> None:
         self.last_result = image
@@ -150,7 +173,7 @@ class Document(QObject):
         self.set_mask(np.zeros((self.size().height(), self.size().width()), np.uint8), "Clear mask")
 
     def invert_mask(self) -> None:
-        self.set_mask(255 - self.mask_array(), "Invert mask")
+        self.set_mask(255 - self.mask_view(), "Invert mask")
 
     def add_mask_rect(self, region: QRect) -> None:
         """'Mask from selection': the rectangle joins the mask."""

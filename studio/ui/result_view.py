@@ -5,12 +5,9 @@ Live painting shows its runs here, so the sketch under the brush is never covere
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
-
-from studio.ui.image_convert import qimage_from_rgb
 
 
 class ImageView(QWidget):
@@ -66,7 +63,7 @@ class ResultPanel(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.thumbnails)
         layout.addWidget(self.apply_button)
-        self._images: tuple[np.ndarray, ...] = ()
+        self._pictures: tuple[QImage, ...] = ()
         self.thumbnails.currentRowChanged.connect(self._show_row)
         self.apply_button.clicked.connect(
             lambda: self.apply_requested.emit(max(0, self.thumbnails.currentRow()))
@@ -75,20 +72,21 @@ class ResultPanel(QWidget):
     def show_preview(self, image: QImage | None) -> None:
         self.view.set_image(image)
 
-    def set_images(self, images: tuple[np.ndarray, ...], seeds: tuple[int, ...]) -> None:
-        self._images = images
+    def set_images(self, pictures: tuple[QImage, ...], seeds: tuple[int, ...]) -> None:
+        """The batch's pictures, shared with their maker (the canvas lands the same QImage): not copied."""
+        self._pictures = pictures
         self.thumbnails.blockSignals(True)
         self.thumbnails.clear()
-        for image, seed in zip(images, seeds, strict=False):
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(qimage_from_rgb(image))), "")
+        for picture, seed in zip(pictures, seeds, strict=False):
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(picture)), "")
             item.setToolTip(f"seed {seed}")
             self.thumbnails.addItem(item)
-        self.thumbnails.setCurrentRow(0 if images else -1)
+        self.thumbnails.setCurrentRow(0 if pictures else -1)
         self.thumbnails.blockSignals(False)
-        self.thumbnails.setVisible(len(images) > 1)
-        self.apply_button.setEnabled(bool(images))
+        self.thumbnails.setVisible(len(pictures) > 1)
+        self.apply_button.setEnabled(bool(pictures))
         self._show_row(0)
 
     def _show_row(self, row: int) -> None:
-        if 0 <= row < len(self._images):
-            self.view.set_image(qimage_from_rgb(self._images[row]))
+        if 0 <= row < len(self._pictures):
+            self.view.set_image(self._pictures[row])

@@ -347,3 +347,32 @@ def test_a_smaller_canvas_scales_the_painting_instead_of_cutting_strokes_off(win
     assert document.paint.image.pixelColor(27, 40).alpha() > 200  # x 55 of 64 is now x 27.5 of 32
     document.undo_stack.undo()
     assert document.size().width() == 64 and document.paint.image.pixelColor(55, 40).alpha() > 200
+
+
+def test_a_result_that_changes_a_box_is_undone_from_that_box_alone_pixel_for_pixel() -> None:
+    from studio.ui.image_convert import qimage_from_rgb
+
+    document = Document(96, 64)
+    settings = ToolSettings()
+    settings.colour, settings.brush_size, settings.brush_opacity = QColor("#3a7bd5"), 10, 0.6
+    brush = make_tool(ToolName.BRUSH, document, settings)
+    brush.press(QPointF(4, 8), 1.0)
+    brush.move(QPointF(90, 56), 1.0)  # translucent, across the whole canvas and through the box
+    brush.release(QPointF(90, 56))
+    before = document.paint.image.copy()
+    result = document.flattened_rgb()
+    result[20:40, 30:62] = (200, 40, 90)  # an inpaint: the canvas itself outside its box
+    box = QRect(30, 20, 32, 20)
+    document.apply_result(qimage_from_rgb(result), box)
+    command = document.undo_stack.command(document.undo_stack.count() - 1)
+    assert command.text() == "Result" and command.from_a_run
+    assert command.top_left == box.topLeft()
+    assert command.before.size() == command.after.size() == box.size()  # not the 96x64 canvas
+    assert np.array_equal(document.flattened_rgb(), result)
+    after = document.paint.image.copy()
+    document.undo_stack.undo()
+    assert document.paint.image == before  # every byte, the translucent stroke's alpha too
+    document.undo_stack.redo()
+    assert document.paint.image == after and np.array_equal(document.flattened_rgb(), result)
+    document.apply_result(qimage_from_rgb(result))  # no box: the whole canvas, as for text-to-image
+    assert document.undo_stack.command(document.undo_stack.count() - 1).before.size() == document.size()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QRect
 
 from studio.engine.request import Mode, ModelInfo, RequestError
+from studio.ui.image_convert import alpha_from_qimage
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters
-from studio.ui.request_builder import build_request, preview_region
+from studio.ui.request_builder import build_request, repaint_area
 from studio.ui.tools import ToolName, ToolSettings, make_tool
 
 
@@ -62,11 +65,58 @@ def test_only_masked_previews_cover_the_crop_around_the_mask(qapp) -> None:
     document.add_mask_rect(QRect(100, 120, 20, 10))
     request = build_request(document, parameters, seed=1, mask_feather_px=0)
     model = ModelInfo("m", "", "cpu", 64, 64, 20, 7.5, "euler")
-    region = preview_region(request, model)
+    area = repaint_area(request, model)
+    region = area.preview_region
     assert region is not None and region.width() == region.height()  # the model's aspect ratio
     assert region.contains(QRect(100, 120, 20, 10)) and document.rect().contains(region)
+    assert area.changed == QRect(100, 120, 20, 10)  # unfeathered: the result can change the mask alone
     parameters.inpaint_only_masked = False
-    assert preview_region(build_request(document, parameters, seed=1), model) is None
+    assert repaint_area(build_request(document, parameters, seed=1), model).preview_region is None
+    assert repaint_area(build_request(Document(64, 64), parameters, seed=1), model) is None  # no mask
+
+
+def test_the_feathered_mask_reaches_as_far_as_the_box_a_result_may_change(qapp) -> None:
+    document, parameters = Document(128, 96), GenerationParameters()
+    document.add_mask_rect(QRect(40, 30, 16, 12))
+    area = repaint_area(build_request(document, parameters, seed=1, mask_feather_px=3), None)
+    alpha = alpha_from_qimage(area.preview_mask)
+    rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+    box = area.changed
+    assert alpha[36, 48] > 200 and alpha[5, 5] == 0
+    # The box holds every pixel the blend may take from, and nothing more; the feather widens it.
+    assert (box.left(), box.top(), box.right(), box.bottom()) == (cols[0], rows[0], cols[-1], rows[-1])
+    assert box.contains(QRect(37, 27, 22, 18)) and document.rect().contains(box) and box != document.rect()
+
+
+def test_testing_the_paint_and_the_mask_for_blankness_copies_neither(qapp) -> None:
+    document = Document(1024, 1024)
+    tracemalloc.start()
+    try:
+        assert document.paint_is_blank() and document.mask_is_empty()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024  # a copy of either layer would be a megabyte
+    paint(document)
+    assert not document.paint_is_blank() and document.mask_is_empty()
+
+
+def test_a_request_copies_the_canvas_and_the_mask_no_more_than_it_must(qapp) -> None:
+    """The request owns frozen copies of the flattened canvas and the mask; building it may make the
+    flattened canvas once besides, and nothing else canvas-sized (the mask read once, in place)."""
+    document, parameters = Document(1001, 700), GenerationParameters()  # rows padded in the mask layer
+    paint(document)
+    document.add_mask_rect(QRect(300, 200, 50, 40))
+    tracemalloc.start()
+    try:
+        request = build_request(document, parameters, seed=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert request.mode is Mode.INPAINT
+    assert peak < 2 * request.init_image.nbytes + request.mask.nbytes + 256 * 1024
+    assert np.array_equal(request.mask, document.mask_array())
+    assert np.array_equal(request.init_image, document.flattened_rgb())
 
 
 def test_resolution_and_refine_reach_the_request_and_live_runs_never_refine(qapp) -> None:
