@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from studio.engine.engine import Engine
 from studio.engine.request import EngineError
@@ -42,6 +43,12 @@ def test_studio_settings_file_sets_defaults_and_preview(engine, tiny_model_dir, 
     info = engine.load_model(str(folder))
     assert (info.width, info.height, info.steps, info.guidance_scale) == (96, 80, 12, 3.0)
     assert info.scheduler == "dpm++ 2m karras"
+    # The file's preview factors are the previews' own: latent channels 0-2 become red, green and blue.
+    latents = torch.zeros(1, 4, 2, 2)
+    latents[0, 0] = 1.0  # full red: (1 + 1) * 127.5
+    latents[0, 2, 0, 0] = -1.0  # no blue in one pixel
+    rgb = engine._model.linear_preview.to_rgb(latents)
+    assert rgb[..., 0].min() == 255 and rgb[..., 1].max() == 128 and rgb[0, 0, 2] == 0 and rgb[1, 1, 2] == 128
 
 
 @pytest.mark.parametrize(
