@@ -134,6 +134,18 @@ def test_inpaint_run_changes_only_the_masked_region(real_window, qtbot) -> None:
     outside[16 - band : 40 + band + 1, 16 - band : 48 + band + 1] = False
     assert np.array_equal(after[outside], before[outside])
     assert not np.array_equal(after[20:36, 20:44], before[20:36, 20:44])
+    # The engine gives every pixel outside the feathered mask back exactly, so landing only its box is
+    # the whole result, and the undo step holds that box's pixels alone.
+    assert np.array_equal(after, finished.args[0].images[0])
+    document = window.document
+    command = document.undo_stack.command(document.undo_stack.index() - 1)
+    box = command.before.size()
+    assert command.after.size() == box and box.width() * box.height() < 64 * 64 / 2
+    painted = document.paint.image.copy()
+    window.undo_action.trigger()
+    assert np.array_equal(document.flattened_rgb(), before)
+    window.redo_action.trigger()
+    assert document.paint.image == painted
 
 
 def test_bad_model_shows_a_message_keeps_the_painting_and_the_model_before(real_window, qtbot) -> None:
