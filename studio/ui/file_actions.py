@@ -1,5 +1,6 @@
-"""The File menu's work: open a picture or a document, save the document or a PNG that keeps its
-settings, export.
+"""The File menu's work: new, open a picture or a document, save the document or a PNG that keeps
+its settings, export, put a gallery picture on the canvas, and the question before unsaved strokes
+are lost.
 
 - Documents (.lsdoc, studio/ui/document_file.py) hold both layers, the prompt and the panels'
   settings, and open again identical.
@@ -18,10 +19,12 @@ from pathlib import Path
 import numpy as np
 from PIL import PngImagePlugin
 from PySide6.QtGui import QImage, QImageReader
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from studio.engine.metadata import PARAMETERS_KEY, parameters_text, save_png, write_png
 from studio.engine.request import GenerationResult, RequestError
+from studio.ui.canvas import CanvasView
+from studio.ui.canvas_size import CanvasSizeSync
 from studio.ui.document_file import (
     DocumentFileError,
     DocumentSnapshot,
@@ -66,27 +69,64 @@ def read_picture(path: Path) -> tuple[QImage | None, str]:
 
 
 class DocumentFiles:
-    """Open, save, save as and export for one window; `path` is the document's own file, if any."""
+    """New, open, save, save as and export for one window; `path` is the document's own file, if any.
+    `ask_save_changes` puts the Save / Discard / Cancel question."""
 
     def __init__(
         self,
         parent: QWidget,
         document: Document,
-        parameters: GenerationParameters,
-        seed_state: SeedState,
-        tool_settings: ToolSettings,
+        canvas: CanvasView,
+        size_sync: CanvasSizeSync,
+        settings: tuple[GenerationParameters, SeedState, ToolSettings],
         last_result: Callable[[], GenerationResult | None],
         status: Callable[[str], None],
         show_error: Callable[[str], None],
+        ask_save_changes: Callable[[], QMessageBox.StandardButton],
     ) -> None:
-        self.parent, self.document, self.parameters = parent, document, parameters
-        self.seed_state, self.tool_settings = seed_state, tool_settings
+        self.parent, self.document, self.canvas, self.size_sync = parent, document, canvas, size_sync
+        self.parameters, self.seed_state, self.tool_settings = settings
         self.last_result, self.status, self.show_error = last_result, status, show_error
+        self.ask_save_changes = ask_save_changes
         self.path: Path | None = None
+
+    @property
+    def unsaved(self) -> bool:
+        """The painting changed since it was last opened or saved (its undo stack is not clean)."""
+        return not self.document.undo_stack.isClean()
+
+    def may_discard(self) -> bool:
+        """Save / Discard / Cancel before unsaved strokes are lost, as every painting program asks;
+        True when nothing unsaved is left to lose."""
+        if not self.unsaved:
+            return True
+        answer = self.ask_save_changes()
+        if answer == QMessageBox.StandardButton.Save:
+            self.save_current()
+            return not self.unsaved
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_document(self, ask: bool = True) -> bool:
+        """A blank canvas at the size set, with no history (asks first about unsaved strokes)."""
+        if ask and not self.may_discard():
+            return False
+        self.document.reset(self.parameters.width, self.parameters.height)
+        self.canvas.fit()
+        return True
+
+    def _canvas_replaced(self) -> None:
+        self.size_sync.follows_model = False  # the picture's size is the canvas's now
+        self.canvas.fit()
 
     # ---- opening ---------------------------------------------------------------------------------------
     def open(self, path: str | Path) -> bool:
-        path = Path(path)
+        """A picture (its PNG settings restored into the panels) or a .lsdoc document."""
+        opened = self._open(Path(path))
+        if opened:
+            self._canvas_replaced()
+        return opened
+
+    def _open(self, path: Path) -> bool:
         if path.suffix.lower() == DOCUMENT_SUFFIX:
             return self._open_document(path)
         image, problem = read_picture(path)
@@ -124,6 +164,21 @@ class DocumentFiles:
         self.path = path
         self.status(f"Opened {path}")
         return True
+
+    def put_on_canvas(self, path: Path) -> None:
+        """A gallery picture becomes the canvas, as one undo step."""
+        image, problem = read_picture(path)
+        if image is None:
+            self.show_error(f"Could not put {path.name} on the canvas: {problem}.")
+            return
+        self.document.load_image(image, f"From the gallery: {path.name}")
+        self._canvas_replaced()
+
+    def restore_from_file(self, path: Path) -> None:
+        """Everything the file records, its model, init image and mask included (the person asked)."""
+        self.size_sync.follows_model = False
+        settings = self.parameters, self.seed_state, self.tool_settings
+        self.status(restore_settings(path, *settings, self.document))
 
     # ---- saving ----------------------------------------------------------------------------------------
     def save(self, path: str | Path, mark_saved: bool = True) -> bool:

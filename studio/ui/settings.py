@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QStandardPaths
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QMainWindow, QTabWidget
 
 from studio.ui.observable import observable_names
 
@@ -48,6 +49,26 @@ def restore_model(settings: QSettings, group: str, model: QObject) -> None:
                 continue
     finally:
         settings.endGroup()
+
+
+def save_window_layout(settings: QSettings, window: QMainWindow, tabs: QTabWidget) -> None:
+    settings.setValue("window/geometry", window.saveGeometry())
+    settings.setValue("window/state", window.saveState())
+    settings.setValue("window/info_tab", tabs.tabText(tabs.currentIndex()))
+
+
+def restore_window_layout(settings: QSettings, window: QMainWindow, tabs: QTabWidget) -> None:
+    """Size, docks and the tab the Result dock was left on (by name: tabs may be added or reordered)."""
+    geometry = settings.value("window/geometry")
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    state = settings.value("window/state")
+    if state is not None:
+        window.restoreState(state)
+    names = [tabs.tabText(index) for index in range(tabs.count())]
+    tab = str(settings.value("window/info_tab", ""))
+    if tab in names:
+        tabs.setCurrentIndex(names.index(tab))
 
 
 def convert_like(raw: object, like: object) -> object:

@@ -27,7 +27,7 @@ def test_a_document_opens_again_identical_with_its_layers_prompt_and_settings(ma
     window.seed_state.seed = 99
     path = tmp_path / "work.lsdoc"
     assert window.save_image(path)
-    assert not window._unsaved and window.files.path == path
+    assert not window.unsaved and window.files.path == path
     paint, mask = window.document.flattened_rgb(), window.document.mask_array()
     assert mask.any()
 
@@ -37,7 +37,7 @@ def test_a_document_opens_again_identical_with_its_layers_prompt_and_settings(ma
     assert np.array_equal(again.document.mask_array(), mask)
     restored = again.parameters
     assert (restored.prompt, restored.steps, restored.strength) == ("a pond", 17, 0.35)
-    assert again.seed_state.seed == 99 and not again._unsaved
+    assert again.seed_state.seed == 99 and not again.unsaved
 
 
 def test_save_writes_the_document_to_its_own_file_without_asking(window, tmp_path, monkeypatch) -> None:
@@ -48,7 +48,7 @@ def test_save_writes_the_document_to_its_own_file_without_asking(window, tmp_pat
     monkeypatch.setattr("studio.ui.file_actions.QFileDialog.getSaveFileName",
                         lambda *args: (_ for _ in ()).throw(AssertionError("asked for a name")))
     window.save_action.trigger()
-    assert not window._unsaved
+    assert not window.unsaved
 
 
 def test_a_png_of_a_result_repeats_its_run_and_a_painting_keeps_the_panels_settings(window, qtbot, tmp_path):
@@ -75,7 +75,7 @@ def test_export_writes_a_picture_and_leaves_the_document_unsaved(window, tmp_pat
                         lambda *args: (str(tmp_path / "out.png"), ""))
     window.export_action.trigger()
     assert (tmp_path / "out.png").exists()
-    assert window._unsaved  # the mask and layers are not in a PNG: closing still asks
+    assert window.unsaved  # the mask and layers are not in a PNG: closing still asks
 
 
 def test_a_failed_save_says_so_and_loses_nothing(window, tmp_path) -> None:
@@ -86,7 +86,7 @@ def test_a_failed_save_says_so_and_loses_nothing(window, tmp_path) -> None:
     for target in (blocked / "work.lsdoc", blocked / "work.png", tmp_path / "work.unknown"):
         assert not window.save_image(target)
         assert "Could not save" in window.message_bar.message
-    assert window._unsaved and np.array_equal(window.document.flattened_rgb(), before)
+    assert window.unsaved and np.array_equal(window.document.flattened_rgb(), before)
 
 
 def test_a_damaged_document_is_refused_and_the_canvas_stays(window, tmp_path) -> None:

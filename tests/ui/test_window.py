@@ -273,7 +273,7 @@ def test_cancel_while_paused_ends_the_run_and_keeps_the_paused_picture_undoable(
 ) -> None:
     before = window.document.flattened_rgb()
     event = _run_until_paused(window, qtbot, fake_engine)
-    assert window._unsaved  # closing now would ask, like any unsaved work
+    assert window.unsaved  # closing now would ask, like any unsaved work
     with qtbot.waitSignal(window.service.cancelled, timeout=TIMEOUT_MS):
         window.cancel_action.trigger()
     qtbot.waitUntil(lambda: not window.service.busy)
