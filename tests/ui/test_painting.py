@@ -40,11 +40,15 @@ def test_strokes_paint_and_undo_redo_through_shortcuts(window, qtbot) -> None:
     assert np.array_equal(window.document.flattened_rgb(), after_first)
 
 
+def translucent_brush(document: Document, colour: str, size: int, opacity: float):
+    settings = ToolSettings()
+    settings.colour, settings.brush_size, settings.brush_opacity = QColor(colour), size, opacity
+    return make_tool(ToolName.BRUSH, document, settings)
+
+
 def test_translucent_brush_does_not_darken_where_a_stroke_crosses_itself() -> None:
     document = Document(64, 64)
-    settings = ToolSettings()
-    settings.colour, settings.brush_size, settings.brush_opacity = QColor("#000000"), 8, 0.5
-    brush = make_tool(ToolName.BRUSH, document, settings)
+    brush = translucent_brush(document, "#000000", 8, 0.5)
     brush.press(QPointF(5, 30), 1.0)
     for x in range(6, 60, 3):  # many short segments overlapping each other
         brush.move(QPointF(x, 30), 1.0)
@@ -353,9 +357,7 @@ def test_a_result_that_changes_a_box_is_undone_from_that_box_alone_pixel_for_pix
     from studio.ui.image_convert import qimage_from_rgb
 
     document = Document(96, 64)
-    settings = ToolSettings()
-    settings.colour, settings.brush_size, settings.brush_opacity = QColor("#3a7bd5"), 10, 0.6
-    brush = make_tool(ToolName.BRUSH, document, settings)
+    brush = translucent_brush(document, "#3a7bd5", 10, 0.6)
     brush.press(QPointF(4, 8), 1.0)
     brush.move(QPointF(90, 56), 1.0)  # translucent, across the whole canvas and through the box
     brush.release(QPointF(90, 56))
