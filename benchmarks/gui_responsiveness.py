@@ -60,7 +60,7 @@ def main() -> None:
         return received
 
     window.parameters.model = model
-    window.service.load_model(model)  # "" is already the default: no change signal loads it
+    window.service.request_model_load(model)  # "" is already the default: no change signal loads it
     wait(window.service.model_ready)
     window.parameters.width = window.parameters.height = options.size
     window.parameters.steps = options.steps

@@ -56,7 +56,7 @@ def main() -> None:
     loop = QEventLoop()
     window.service.model_ready.connect(loop.quit)
     window.parameters.model = model
-    window.service.load_model(model)  # "" is already the default: no change signal loads it
+    window.service.request_model_load(model)  # "" is already the default: no change signal loads it
     loop.exec()
     window.parameters.live_steps = options.live_steps
     window.parameters.strength = options.strength

@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         self.search_gallery_action = self._action("Search the gallery", ["Ctrl+F"], self.search_gallery)
         self.quit_action = self._action("Quit", ["Ctrl+Q"], self.close)
         self.clear_action = self._action("Clear canvas", ["Ctrl+Backspace"], self.document.clear_paint)
-        self.generate_action = self._action("Generate", ["Ctrl+Return", "Ctrl+Enter"], self.generate)
+        self.generate_action = self._action("Generate", ["Ctrl+Return", "Ctrl+Enter"], self.start_run)
         self.cancel_action = self._action("Cancel", ["Esc"], self.cancel_generation)
         self.pause_action = self._action(
             "Pause / resume", ["Ctrl+P"], lambda: self.generation.toggle_pause()
@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.title.changed.connect(self.setWindowTitle)
-        self.prompt_panel.generate_requested.connect(self.generate)
+        self.prompt_panel.generate_requested.connect(self.start_run)
         self.prompt_panel.cancel_requested.connect(self.cancel_generation)
         self.prompt_panel.pause_requested.connect(self.generation.toggle_pause)
         self.generation.paused_changed.connect(self.prompt_panel.set_paused)
@@ -249,7 +249,8 @@ class MainWindow(QMainWindow):
         setattr(self.tool_settings, name, float(max(1, min(400, round(size * factor)))))
 
     # ---- generation -------------------------------------------------------------------------------
-    def generate(self) -> None:
+    def start_run(self) -> None:
+        """Generate, from the window: an old message goes, then the controller builds and submits the run."""
         self.message_bar.hide()
         self.generation.generate()
 

@@ -110,7 +110,7 @@ class ModelLoader(QObject):
         service.failed.connect(self._on_engine_failed)
 
     def load_chosen_model(self) -> None:
-        self.service.load_model(self.parameters.model, self.parameters.precision)
+        self.service.request_model_load(self.parameters.model, self.parameters.precision)
 
     def _on_model_chosen(self, _source: str) -> None:
         self._apply_model_defaults = not self._going_back

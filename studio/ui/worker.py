@@ -260,7 +260,7 @@ class EngineService(QObject):
         self._next_job_id += 1
         return self._next_job_id
 
-    def load_model(self, source: str, precision: str = "auto") -> None:
+    def request_model_load(self, source: str, precision: str = "auto") -> None:
         """Load a model now (queued behind the job going); runs load their own model anyway."""
         job_id = self._new_job_id()
         self._model_loads.add(job_id)

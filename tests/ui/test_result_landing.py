@@ -47,7 +47,7 @@ def test_each_result_becomes_a_qimage_once_for_the_canvas_and_the_panel(window, 
 
 def test_an_inpaint_feathers_its_mask_once_on_the_gui_thread(window, qtbot, fake_engine, monkeypatch) -> None:
     with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):  # the crop needs its aspect
-        window.service.load_model(window.parameters.model, window.parameters.precision)
+        window.service.request_model_load(window.parameters.model, window.parameters.precision)
     on_gui_thread = []
     original = images.feather_mask
 

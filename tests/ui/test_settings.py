@@ -63,7 +63,7 @@ def test_a_damaged_settings_file_falls_back_to_defaults(make_window, tmp_path, f
 def test_first_launch_takes_the_models_own_defaults(make_window, fake_engine, qtbot) -> None:
     window = make_window(lambda: fake_engine)
     with qtbot.waitSignal(window.service.model_ready, timeout=10_000):
-        window.service.load_model("")
+        window.service.request_model_load("")
     assert (window.parameters.steps, window.parameters.guidance_scale, window.parameters.scheduler) == (
         12, 6.0, "euler"
     )
@@ -74,5 +74,5 @@ def test_saved_parameters_win_over_model_defaults(make_window, fake_engine, sett
     settings.setValue("parameters/steps", 40)
     window = make_window(lambda: fake_engine)
     with qtbot.waitSignal(window.service.model_ready, timeout=10_000):
-        window.service.load_model("")
+        window.service.request_model_load("")
     assert (window.parameters.steps, window.parameters.guidance_scale) == (40, 3.0)

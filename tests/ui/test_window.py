@@ -193,7 +193,7 @@ def test_painting_before_the_model_has_loaded_is_kept_scaled_to_the_model_size(
     _paint_a_stroke(window)
     assert not window.document.paint_is_blank()
     with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
-        window.service.load_model(window.parameters.model, window.parameters.precision)
+        window.service.request_model_load(window.parameters.model, window.parameters.precision)
     document = window.document
     assert (document.size().width(), document.size().height()) == (128, 128)
     assert window.parameters.width == 128 and not window.parameters.size_chosen
@@ -213,18 +213,18 @@ def test_a_size_the_person_set_stays_when_the_model_arrives_and_after_a_restart(
     first.parameters_panel.width_spin.setValue(200)  # the person types a size
     assert first.parameters.size_chosen
     with qtbot.waitSignal(first.service.model_ready, timeout=TIMEOUT_MS):
-        first.service.load_model("", "auto")
+        first.service.request_model_load("", "auto")
     assert first.document.size().width() == 200
     first.close()
     second = make_window(lambda: fake_engine, settings=open_settings(settings.fileName()))
     with qtbot.waitSignal(second.service.model_ready, timeout=TIMEOUT_MS):
-        second.service.load_model("", "auto")
+        second.service.request_model_load("", "auto")
     assert second.document.size().width() == 200
 
 
 def test_the_status_bar_says_at_which_size_the_model_runs(window, qtbot, fake_engine) -> None:
     with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
-        window.service.load_model(window.parameters.model, window.parameters.precision)  # native 64
+        window.service.request_model_load(window.parameters.model, window.parameters.precision)  # native 64
     window.parameters.width, window.parameters.height = 128, 96
     messages: list[str] = []
     window.generation.status_changed.connect(messages.append)
@@ -297,7 +297,7 @@ def test_closing_while_paused_asks_and_cancel_keeps_the_paused_run(window, qtbot
 
 def test_the_steps_tab_shows_every_step_and_branches_from_the_one_picked(window, qtbot, fake_engine) -> None:
     with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):  # its defaults, before the run
-        window.service.load_model(window.parameters.model, window.parameters.precision)
+        window.service.request_model_load(window.parameters.model, window.parameters.precision)
     window.parameters.steps = 4
     with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
         window.generate_action.trigger()
@@ -353,7 +353,7 @@ def test_a_config_folder_for_model_files_reaches_the_engine_and_reloads_the_chec
 
 def test_a_model_that_fails_to_load_gives_way_to_the_one_before(window, qtbot, fake_engine) -> None:
     with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
-        window.service.load_model(window.parameters.model, window.parameters.precision)
+        window.service.request_model_load(window.parameters.model, window.parameters.precision)
     window.parameters.steps = 9  # the person's settings stay: no model defaults on the way back
     with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):
         window.parameters.model = "missing-model"  # fails, then the embedded one loads again

@@ -91,7 +91,7 @@ def test_engine_errors_arrive_as_messages(qtbot, make_service) -> None:
         service.submit(request())
     assert failed.args == ["Out of memory: try a smaller size."]
     with qtbot.waitSignal(service.failed, timeout=30_000) as failed:
-        service.load_model("missing-model")
+        service.request_model_load("missing-model")
     assert "No model at missing-model" in failed.args[0]
 
 
