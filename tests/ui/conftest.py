@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from studio.ui.settings import open_settings
 from studio.ui.worker import running_threads
+from tests.ui import fake_engine as fake_engine_module
 from tests.ui.fake_engine import FakeEngine
 
 
@@ -23,6 +24,15 @@ def no_engine_thread_left_running() -> Iterator[None]:
         thread.quit()
         thread.wait(30_000)
     assert not leaked, f"{len(leaked)} engine thread(s) still running after the test"
+
+
+@pytest.fixture(autouse=True)
+def no_fake_engine_gate_timed_out() -> Iterator[None]:
+    fake_engine_module.gate_timeouts.clear()
+    yield
+    timeouts = list(fake_engine_module.gate_timeouts)
+    fake_engine_module.gate_timeouts.clear()
+    assert not timeouts, timeouts[0]
 
 
 @pytest.fixture

@@ -22,6 +22,9 @@ from studio.engine.request import (
 )
 
 GATE_TIMEOUT_S = 30
+# Gate timeouts of every FakeEngine; the UI tests' conftest fails the test that had one. Raising alone
+# is not enough: the worker turns the error into a message, which a test may never look at.
+gate_timeouts: list[str] = []
 
 
 class FakeEngine:
@@ -69,7 +72,9 @@ class FakeEngine:
             for step in range(1, request.steps + 1):
                 if self.step_gate is not None and not self.step_gate.wait(GATE_TIMEOUT_S):
                     # Loudly: carrying on would let a test pass that never opened its gate.
-                    raise RuntimeError(f"FakeEngine: the test's step gate stayed shut for {GATE_TIMEOUT_S} s")
+                    problem = f"FakeEngine: the test's step gate stayed shut for {GATE_TIMEOUT_S} s"
+                    gate_timeouts.append(problem)
+                    raise RuntimeError(problem)
                 threading.Event().wait(self.step_seconds)
                 if should_stop is not None and should_stop():
                     raise Cancelled()

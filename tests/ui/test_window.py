@@ -74,7 +74,8 @@ def test_generate_while_a_run_is_going_does_not_throw_it_away(window, qtbot, fak
         pass
     qtbot.waitUntil(lambda: not window.service.busy)
     assert len(fake_engine.requests) == 1
-    assert window.document.undo_stack.text(window.document.undo_stack.count() - 1) == "Result"
+    stack = window.document.undo_stack
+    assert stack.command(stack.count() - 1).from_a_run  # the result landed as one undo step
     assert finished.args[0].request is fake_engine.requests[0]
 
 

@@ -116,3 +116,17 @@ def test_running_out_of_memory_is_explained(qtbot, make_service) -> None:
     with qtbot.waitSignal(service.failed, timeout=30_000) as failed:
         service.submit(request())
     assert failed.args[0].startswith("Out of memory: try a smaller size")
+
+
+def test_a_fake_engine_gate_left_shut_fails_the_test_loudly(qtbot, make_service, monkeypatch) -> None:
+    from tests.ui import fake_engine
+
+    monkeypatch.setattr(fake_engine, "GATE_TIMEOUT_S", 0.05)
+    engine = FakeEngine()
+    engine.step_gate = threading.Event()  # never opened
+    service = make_service(engine)
+    with qtbot.waitSignal(service.failed, timeout=30_000) as failed:
+        service.submit(request())
+    assert "step gate stayed shut" in failed.args[0]
+    assert fake_engine.gate_timeouts  # what the conftest fails a test on
+    fake_engine.gate_timeouts.clear()  # this test meant it
