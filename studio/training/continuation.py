@@ -40,13 +40,14 @@ from studio.training.dataset import render_dataset
 from studio.training.diffusion import DiffusionTrainer, build_scheduler, tokenize
 from studio.training.export import (
     SAMPLE_SHEET,
+    SAMPLE_SHEET_COLUMNS,
     generate_samples,
     save_fp16,
-    write_sample_sheet,
 )
 from studio.training.model_card import update_model_card
 from studio.training.progress import ProgressBar
 from studio.training.run_history import RunHistory, evaluation_score
+from studio.training.sheet import write_captioned_grid
 from studio.training.train import hardware_name, timed_loop, train_diffusion_for
 from studio.training.vae import EncodedLatents, VAETrainer, encode_images
 
@@ -315,7 +316,7 @@ def _write_samples(folder: Path, config: ContinuationConfig) -> None:
     images = generate_samples(
         pipeline, config.sample_prompts, defaults.steps, defaults.guidance_scale, defaults.scheduler
     )
-    write_sample_sheet(images, config.sample_prompts, folder / SAMPLE_SHEET)
+    write_captioned_grid(images, config.sample_prompts, folder / SAMPLE_SHEET, SAMPLE_SHEET_COLUMNS)
 
 
 # --- judging: the same measure before and after -----------------------------------------------------

@@ -7,16 +7,13 @@ factors fitted on the training images).
 
 from __future__ import annotations
 
-import math
 import shutil
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-from PIL import Image, ImageDraw, ImageFont
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from studio.engine.previews import PREVIEW_DECODER_FOLDER, LinearPreview
@@ -29,6 +26,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 # Decimal megabytes, as huggingface_hub parses them: 15 MB stays under the 16 MiB limit per file.
 MAX_SHARD_SIZE = "15MB"
 SAMPLE_SHEET = "samples.png"
+SAMPLE_SHEET_COLUMNS = 4
 
 
 def assemble_pipeline(
@@ -137,26 +135,3 @@ def generate_samples(
         return images
     finally:
         pipeline.scheduler = original
-
-
-def write_sample_sheet(
-    images: Sequence[np.ndarray], captions: Sequence[str], path: Path, columns: int = 4
-) -> Path:
-    """Images at 2x (nearest, so the pixels stay honest) with their prompts underneath."""
-    scale, padding, line_height, lines_per_caption, wrap = 2, 8, 12, 4, 40
-    size = images[0].shape[0] * scale
-    columns = min(columns, len(images))
-    rows = math.ceil(len(images) / columns)
-    cell_width, cell_height = size + padding, size + lines_per_caption * line_height + 2 * padding
-    sheet = Image.new("RGB", (columns * cell_width + padding, rows * cell_height + padding), "white")
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default()
-    for index, (image, caption) in enumerate(zip(images, captions, strict=True)):
-        x = padding + (index % columns) * cell_width
-        y = padding + (index // columns) * cell_height
-        sheet.paste(Image.fromarray(image).resize((size, size), Image.NEAREST), (x, y))
-        for line_number, line in enumerate(textwrap.wrap(caption, wrap)[:lines_per_caption]):
-            draw.text((x, y + size + 4 + line_number * line_height), line, fill="black", font=font)
-    path = Path(path)
-    sheet.save(path)
-    return path

@@ -1,4 +1,4 @@
-"""A one-line progress bar on stderr, and the loss-curve PNG.
+"""A stage's progress bar on stderr (tqdm), and the loss-curve PNG.
 
 The curve is drawn with Pillow rather than matplotlib: matplotlib is not a dependency of the app, and
 a headless training machine should not need a plotting stack (and its font cache warm-up) for one
@@ -9,61 +9,45 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from PIL import Image, ImageDraw, ImageFont
+from tqdm import tqdm
 
 
 class ProgressBar:
-    """`stage [#####.....] 42% 01:23/03:00 loss 0.1234 step 512`, redrawn at most a few times a second."""
+    """A stage's tqdm bar, fed how far the stage is (seconds spent, or items done) with the loss and
+    step beside it: a stage sized in minutes moves by the clock, not by a count tqdm could keep."""
 
-    def __init__(
-        self, stage: str, total: float, stream: TextIO | None = None, width: int = 24, unit: str = "time"
-    ) -> None:
-        self.stage = stage
-        self.total = max(total, 1e-9)
-        self.unit = unit  # "time": progress in seconds, shown as mm:ss; else a count of `unit`
-        self.stream = stream or sys.stderr
-        self.width = width
-        self._last_draw = 0.0
-        # Only a terminal gets carriage-return redraws; a log file gets a line every 30 s.
-        self._interactive = bool(getattr(self.stream, "isatty", lambda: False)())
+    def __init__(self, stage: str, total: float, stream: TextIO | None = None, unit: str = "time") -> None:
+        stream = stream or sys.stderr
+        # A terminal redraws a few times a second; a log file gets a line every 30 s.
+        interactive = bool(getattr(stream, "isatty", lambda: False)())
+        self._bar = tqdm(
+            total=max(total, 1e-9),
+            desc=stage,
+            unit="s" if unit == "time" else unit,
+            file=stream,
+            dynamic_ncols=True,
+            mininterval=0.25 if interactive else 30.0,
+            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{elapsed}<{remaining}{postfix}]",
+        )
 
-    def update(
-        self, done: float, loss: float | None = None, step: int | None = None, force: bool = False
-    ) -> None:
-        now = time.monotonic()
-        interval = 0.25 if self._interactive else 30.0
-        if not force and now - self._last_draw < interval:
-            return
-        self._last_draw = now
-        fraction = min(1.0, done / self.total)
-        filled = int(round(fraction * self.width))
-        if self.unit == "time":
-            amount = f"{_clock(done)}/{_clock(self.total)}"
-        else:
-            amount = f"{int(done)}/{int(self.total)} {self.unit}"
-        text = f"{self.stage:<9} [{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} {amount}"
+    def update(self, done: float, loss: float | None = None, step: int | None = None) -> None:
+        postfix = {}
         if loss is not None:
-            text += f" loss {loss:.4f}"
+            postfix["loss"] = f"{loss:.4f}"
         if step is not None:
-            text += f" step {step}"
-        self.stream.write(("\r" + text) if self._interactive else (text + "\n"))
-        self.stream.flush()
+            postfix["step"] = step
+        if postfix:
+            self._bar.set_postfix(postfix, refresh=False)
+        self._bar.update(min(done, self._bar.total) - self._bar.n)
 
     def close(self, done: float, loss: float | None = None, step: int | None = None) -> None:
-        self.update(done, loss, step, force=True)
-        if self._interactive:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes:02d}:{seconds:02d}"
+        self.update(done, loss, step)
+        self._bar.close()
 
 
 def smooth(values: Sequence[float], window: int) -> list[float]:

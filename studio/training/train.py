@@ -33,15 +33,16 @@ from studio.training.diffusion import (
 )
 from studio.training.export import (
     SAMPLE_SHEET,
+    SAMPLE_SHEET_COLUMNS,
     assemble_pipeline,
     fit_linear_preview,
     generate_samples,
     save_pipeline,
     weight_bytes,
-    write_sample_sheet,
 )
 from studio.training.model_card import write_model_card
 from studio.training.progress import ProgressBar, write_loss_curve
+from studio.training.sheet import write_captioned_grid
 from studio.training.tokenizer import build_caption_tokenizer, save_caption_tokenizer
 from studio.training.vae import (
     LATENT_DOWNSCALE,
@@ -71,13 +72,23 @@ def timed_loop(
     checkpoint_seconds: float,
     warmup_fraction: float,
     floor: float,
+    max_steps: int | None = None,
 ) -> None:
-    """Call `step(lr_scale)` until the stage has used its budget, checkpointing on the way."""
+    """Call `step(lr_scale)` until the stage has used its budget, checkpointing on the way.
+
+    With `max_steps` the stage also stops once `current_step()` reaches it, and the learning-rate
+    schedule runs on steps instead of the clock: a run of a known size (tests, smoke runs) whatever
+    the machine's speed.
+    """
     spent = state.seconds.get(stage, 0.0)
     bar = ProgressBar(stage, budget_seconds)
     started, last_save, loss = time.monotonic(), time.monotonic(), None
     while spent + (time.monotonic() - started) < budget_seconds:
+        if max_steps is not None and current_step() >= max_steps:
+            break
         progress = (spent + time.monotonic() - started) / budget_seconds
+        if max_steps is not None:
+            progress = current_step() / max_steps
         loss = step(cosine_schedule(progress, warmup_fraction, floor))
         bar.update(spent + time.monotonic() - started, loss, current_step())
         if time.monotonic() - last_save > checkpoint_seconds:
@@ -97,6 +108,7 @@ def train_diffusion_for(
     budget_seconds: float,
     checkpoint: Path,
     checkpoint_seconds: float,
+    max_steps: int | None = None,
 ) -> None:
     """The text encoder + UNet stage on its clock schedule, checkpointing to `checkpoint`."""
     timed_loop(
@@ -109,6 +121,7 @@ def train_diffusion_for(
         checkpoint_seconds,
         trainer.config.warmup_fraction,
         trainer.config.min_learning_rate_fraction,
+        max_steps,
     )
 
 
@@ -119,12 +132,20 @@ def train_default_model(
     seed: int = 0,
     resume: bool = True,
     config: TrainConfig | None = None,
+    max_steps: int | None = None,
 ) -> Path:
-    """Train the embedded Landscapes model within `minutes` and export it to `out_dir`; returns out_dir."""
+    """Train the embedded Landscapes model within `minutes` and export it to `out_dir`; returns out_dir.
+
+    `max_steps` caps each training stage (VAE, then text encoder + UNet) at that many steps, with
+    their schedules on steps (see timed_loop): the tests' runs have a size, not a duration.
+    """
     config = config or TrainConfig.for_device(device)
     out_dir = Path(out_dir)
     work = work_folder_for(out_dir)
-    state = RunState.open(work, {"config": config.to_json(), "seed": seed}, resume)
+    identity: dict[str, Any] = {"config": config.to_json(), "seed": seed}
+    if max_steps is not None:  # only then: the identity of a run sized in minutes stays as it was
+        identity["max_steps"] = max_steps
+    state = RunState.open(work, identity, resume)
     if state.resumed:
         print(f"resuming from {work} (stages done: {', '.join(state.finished) or 'none'})", flush=True)
     budget = minutes * 60.0
@@ -186,6 +207,7 @@ def train_default_model(
             checkpoint_seconds,
             config.vae.warmup_fraction,
             config.vae.min_learning_rate_fraction,
+            max_steps,
         )
         state.notes["vae_psnr_db"] = round(reconstruction_psnr(vae, held_out_images), 2)
         state.notes["vae_steps"] = vae_trainer.step
@@ -248,7 +270,9 @@ def train_default_model(
     if "diffusion" not in state.finished:
         trial = trial_for(trainer, torch_device, trainer.optimise, "diffusion compute")
         state.notes["diffusion_compute"] = trial.describe()
-        train_diffusion_for(trainer, state, diffusion_budget, work / "diffusion.pt", checkpoint_seconds)
+        train_diffusion_for(
+            trainer, state, diffusion_budget, work / "diffusion.pt", checkpoint_seconds, max_steps
+        )
         state.notes["diffusion_steps"] = trainer.step
         state.finish("diffusion")
     trainer.copy_ema_to_models()
@@ -276,7 +300,7 @@ def train_default_model(
         config.sample_scheduler,
         seed,
     )
-    write_sample_sheet(sample_images, config.sample_prompts, out_dir / SAMPLE_SHEET)
+    write_captioned_grid(sample_images, config.sample_prompts, out_dir / SAMPLE_SHEET, SAMPLE_SHEET_COLUMNS)
     write_loss_curve({"VAE (L1 + MSE)": vae_losses, "UNet (noise MSE)": trainer.losses}, out_dir / LOSS_CURVE)
     state.seconds["export"] = time.monotonic() - started
     state.save()
