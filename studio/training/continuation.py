@@ -78,6 +78,12 @@ def continue_training(
     evaluation_prompts: int = 200,
     resume: bool = True,
 ) -> Outcome:
+    """Train `part` of the model in `folder` for `minutes`, judge it, ship it if better, record the run.
+
+    Longer than 60 lines on purpose: train, judge, replace, record and samples are stages recorded in
+    the work folder's state, so a run stopped anywhere finishes on the next call; kept in one function
+    they read in the order they run, around the one state they share.
+    """
     if part not in PARTS:
         raise ValueError(f"part must be one of {', '.join(PARTS)}, got '{part}'")
     if minutes <= 0:
@@ -252,32 +258,15 @@ def _train_decoder(
     data = render_dataset(config.dataset_size, seed)
     images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
     trainer = VAETrainer(vae, config.vae, images, torch.Generator().manual_seed(seed), decoder_only=True)
-    losses: list[float] = []
-    saved = load_checkpoint(work / "decoder.pt")
-    if saved is not None:
-        vae.load_state_dict(saved["model"])
-        trainer.optimizer.load_state_dict(saved["optimizer"])
-        trainer.step, losses = saved["step"], list(saved["losses"])
-        trainer.generator.set_state(saved["generator"])
-    trial = trial_for(trainer, device, trainer.train_step)
-    trainer.step = saved["step"] if saved is not None else 0  # the trial's steps (at lr 0) do not count
-
-    def save() -> None:
-        payload = {"model": vae.state_dict(), "optimizer": trainer.optimizer.state_dict()}
-        payload.update(step=trainer.step, losses=losses, generator=trainer.generator.get_state())
-        save_checkpoint(work / "decoder.pt", payload)
-
-    def step(scale: float) -> float:
-        losses.append(trainer.train_step(scale))
-        return losses[-1]
-
+    trainer.restore(load_checkpoint(work / "decoder.pt"))
+    trial = trial_for(trainer, device, trainer.optimise)
     timed_loop(
         "decoder",
         state,
         minutes * 60,
-        step,
+        trainer.train_step,
         lambda: trainer.step,
-        save,
+        lambda: save_checkpoint(work / "decoder.pt", trainer.checkpoint()),
         config.checkpoint_minutes * 60,
         config.vae.warmup_fraction,
         config.vae.min_learning_rate_fraction,

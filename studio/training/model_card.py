@@ -39,7 +39,11 @@ def _minutes(seconds: float | None) -> str:
 def write_model_card(
     folder: Path, report: dict[str, Any], evaluation: str | None = None, notes: str = ""
 ) -> Path:
-    """README.md from a training report; `evaluation` is the table evaluate_model printed, if run."""
+    """README.md from a training report; `evaluation` is the table evaluate_model printed, if run.
+
+    Longer than 60 lines on purpose: it is the card's text top to bottom, and split into pieces the
+    card would no longer read as one page in the code.
+    """
     folder = Path(folder)
     config = report["config"]
     seconds = report["seconds"]

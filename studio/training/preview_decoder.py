@@ -24,7 +24,7 @@ from diffusers import AutoencoderKL, AutoencoderTiny
 from studio.engine.model_defaults import MODEL_DEFAULTS_FILE, ModelDefaults
 from studio.engine.previews import PREVIEW_DECODER_FOLDER, LinearPreview, TinyDecoderPreview
 from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint
-from studio.training.compute import FP32, ComputeSettings, candidate_settings, choose_by_trial
+from studio.training.compute import FP32, ComputeSettings, trial_for
 from studio.training.config import ContinuationConfig, PreviewDecoderConfig
 from studio.training.dataset import render_dataset
 from studio.training.progress import ProgressBar
@@ -88,6 +88,13 @@ class PreviewDecoderTrainer:
         self.decoder.to(memory_format=compute.memory_format())
 
     def train_step(self, learning_rate_scale: float = 1.0) -> float:
+        """One optimisation step, counted; returns the loss."""
+        loss = self.optimise(learning_rate_scale)
+        self.step += 1
+        return loss
+
+    def optimise(self, learning_rate_scale: float) -> float:
+        """Forward, backward and optimizer step without bookkeeping (the timed trial runs it at 0)."""
         assert self.optimizer is not None
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.learning_rate * learning_rate_scale
@@ -101,8 +108,27 @@ class PreviewDecoderTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        self.step += 1
         return loss.item()
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything a stopped run needs to go on exactly where it was (see restore)."""
+        assert self.optimizer is not None
+        return {
+            "model": self.decoder.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "generator": self.generator.get_state(),
+        }
+
+    def restore(self, saved: dict[str, Any] | None) -> None:
+        """Go on from a `checkpoint()`; None (no checkpoint yet) leaves the trainer as it is."""
+        if saved is None:
+            return
+        assert self.optimizer is not None
+        self.decoder.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.step = saved["step"]
+        self.generator.set_state(saved["generator"])
 
 
 def train_preview_decoder(
@@ -129,33 +155,15 @@ def train_preview_decoder(
     torch.manual_seed(seed)
     decoder = build_preview_decoder(config.preview, int(vae.config.latent_channels)).to(device)
     trainer = PreviewDecoderTrainer(decoder, config.preview, *pairs, torch.Generator().manual_seed(seed + 1))
-    saved = load_checkpoint(work / "preview.pt")
-    if saved is not None:
-        decoder.load_state_dict(saved["model"])
-        trainer.optimizer.load_state_dict(saved["optimizer"])
-        trainer.generator.set_state(saved["generator"])
-    trial = choose_by_trial(
-        candidate_settings(device),
-        trainer.use,
-        lambda: trainer.train_step(0.0),
-        trainer.optimizer,
-        trainer.generator,
-    )
-    print(f"compute: {trial.describe()}", flush=True)
-    trainer.step = saved["step"] if saved is not None else 0  # the trial's steps (at lr 0) do not count
-
-    def save() -> None:
-        payload = {"model": decoder.state_dict(), "optimizer": trainer.optimizer.state_dict()}
-        payload.update(step=trainer.step, generator=trainer.generator.get_state())
-        save_checkpoint(work / "preview.pt", payload)
-
+    trainer.restore(load_checkpoint(work / "preview.pt"))
+    trial = trial_for(trainer, device, trainer.optimise)
     timed_loop(
         "preview",
         state,
         minutes * 60,
         trainer.train_step,
         lambda: trainer.step,
-        save,
+        lambda: save_checkpoint(work / "preview.pt", trainer.checkpoint()),
         config.checkpoint_minutes * 60,
         config.preview.warmup_fraction,
         config.preview.min_learning_rate_fraction,

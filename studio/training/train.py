@@ -11,10 +11,12 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import CLIPTokenizer
 
 from studio.engine.model_defaults import ModelDefaults
 from studio.engine.precision import processor_name
@@ -125,6 +127,39 @@ def train_diffusion_for(
     )
 
 
+def run_stage(state: RunState, stage: str, train: Callable[[], None]) -> None:
+    """`train()` unless a resumed run finished `stage` already; the stage is marked finished after."""
+    if stage not in state.finished:
+        train()
+        state.finish(stage)
+
+
+@dataclass
+class TrainingRun:
+    """What every stage of one `train_default_model` run shares: settings, folders, state, clock."""
+
+    config: TrainConfig
+    out_dir: Path
+    work: Path
+    state: RunState
+    device: torch.device
+    seed: int
+    minutes: float
+    max_steps: int | None
+
+    @property
+    def budget_seconds(self) -> float:
+        return self.minutes * 60.0
+
+    @property
+    def reserve_seconds(self) -> float:
+        return self.config.export_reserve_minutes * 60.0
+
+    @property
+    def checkpoint_seconds(self) -> float:
+        return self.config.checkpoint_minutes * 60.0
+
+
 def train_default_model(
     out_dir: Path,
     minutes: float,
@@ -148,141 +183,148 @@ def train_default_model(
     state = RunState.open(work, identity, resume)
     if state.resumed:
         print(f"resuming from {work} (stages done: {', '.join(state.finished) or 'none'})", flush=True)
-    budget = minutes * 60.0
-    torch_device = torch.device(device)
-    checkpoint_seconds = config.checkpoint_minutes * 60.0
+    run = TrainingRun(config, out_dir, work, state, torch.device(device), seed, minutes, max_steps)
 
-    # 1. Data: re-rendered on every start (about a second per thousand images; same seed, same bytes).
+    captions, images, held_out_images = _render_data(run)  # 1. data
+    vae_trainer = _train_vae(run, images, held_out_images)  # 2. VAE
+    latents = _encode(run, vae_trainer.vae, images)  # 3. latents of every image, once
+    tokenizer = _caption_tokenizer(run, captions)  # 4. tokenizer
+    trainer = _train_diffusion(run, captions, latents, tokenizer, images.shape[-1])  # 5. text encoder + UNet
+    _export(run, vae_trainer, trainer, tokenizer, latents, images)  # 6. the folder and its report
+    return out_dir
+
+
+def _render_data(run: TrainingRun) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """Captions, training images and held-out images, as uint8 (N, 3, H, W).
+
+    Re-rendered on every start (about a second per thousand images; same seed, same bytes).
+    """
     started = time.monotonic()
-    data = render_dataset(config.dataset_size, seed)
-    held_out = render_dataset(config.held_out_size, seed + HELD_OUT_SEED_OFFSET)
+    data = render_dataset(run.config.dataset_size, run.seed)
+    held_out = render_dataset(run.config.held_out_size, run.seed + HELD_OUT_SEED_OFFSET)
     images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
     held_out_images = torch.from_numpy(held_out.images).permute(0, 3, 1, 2).contiguous()
-    state.seconds["data"] = state.seconds.get("data", 0.0) + time.monotonic() - started
+    run.state.seconds["data"] = run.state.seconds.get("data", 0.0) + time.monotonic() - started
     print(f"data: {len(images)} renders + {len(held_out_images)} held out", flush=True)
+    return list(data.captions), images, held_out_images
 
-    reserve = config.export_reserve_minutes * 60.0
-    vae_budget = config.vae_budget_fraction * max(0.0, budget - state.seconds["data"] - reserve)
 
-    # 2. VAE.
-    vae = build_vae(config.vae).to(torch_device)
-    vae_trainer = VAETrainer(vae, config.vae, images, torch.Generator().manual_seed(seed + 1))
-    vae_losses: list[float] = []
-    saved = load_checkpoint(work / "vae.pt")
-    if saved is not None:
-        vae.load_state_dict(saved["model"])
-        vae_trainer.optimizer.load_state_dict(saved["optimizer"])
-        vae_trainer.step = saved["step"]
-        vae_trainer.generator.set_state(saved["generator"])
-        vae_losses = list(saved["losses"])
+def _train_vae(run: TrainingRun, images: torch.Tensor, held_out_images: torch.Tensor) -> VAETrainer:
+    config, state = run.config, run.state
+    vae = build_vae(config.vae).to(run.device)
+    trainer = VAETrainer(vae, config.vae, images, torch.Generator().manual_seed(run.seed + 1))
+    trainer.restore(load_checkpoint(run.work / "vae.pt"))
+    budget = config.vae_budget_fraction * max(
+        0.0, run.budget_seconds - state.seconds["data"] - run.reserve_seconds
+    )
 
-    def save_vae() -> None:
-        save_checkpoint(
-            work / "vae.pt",
-            {
-                "model": vae.state_dict(),
-                "optimizer": vae_trainer.optimizer.state_dict(),
-                "step": vae_trainer.step,
-                "generator": vae_trainer.generator.get_state(),
-                "losses": vae_losses,
-            },
-        )
-
-    def vae_step(scale: float) -> float:
-        vae_losses.append(vae_trainer.train_step(scale))
-        return vae_losses[-1]
-
-    if "vae" not in state.finished:
-        step_before_trial = vae_trainer.step
-        trial = trial_for(vae_trainer, torch_device, vae_trainer.train_step, "vae compute")
-        vae_trainer.step = step_before_trial  # the trial's steps run at learning rate 0 and do not count
+    def train() -> None:
+        trial = trial_for(trainer, run.device, trainer.optimise, "vae compute")
         state.notes["vae_compute"] = trial.describe()
         timed_loop(
             "vae",
             state,
-            vae_budget,
-            vae_step,
-            lambda: vae_trainer.step,
-            save_vae,
-            checkpoint_seconds,
+            budget,
+            trainer.train_step,
+            lambda: trainer.step,
+            lambda: save_checkpoint(run.work / "vae.pt", trainer.checkpoint()),
+            run.checkpoint_seconds,
             config.vae.warmup_fraction,
             config.vae.min_learning_rate_fraction,
-            max_steps,
+            run.max_steps,
         )
         state.notes["vae_psnr_db"] = round(reconstruction_psnr(vae, held_out_images), 2)
-        state.notes["vae_steps"] = vae_trainer.step
-        state.finish("vae")
-    vae.eval().requires_grad_(False)
-    print(f"vae: {vae_trainer.step} steps, held-out PSNR {state.notes['vae_psnr_db']} dB", flush=True)
+        state.notes["vae_steps"] = trainer.step
 
-    # 3. Encode every image once; the diffusion loop then never touches pixels.
-    saved = load_checkpoint(work / "latents.pt")
-    if saved is None or "encode" not in state.finished:
+    run_stage(state, "vae", train)
+    vae.eval().requires_grad_(False)
+    print(f"vae: {trainer.step} steps, held-out PSNR {state.notes['vae_psnr_db']} dB", flush=True)
+    return trainer
+
+
+def _encode(run: TrainingRun, vae: torch.nn.Module, images: torch.Tensor) -> EncodedLatents:
+    """Every image's posterior, once: the diffusion loop then never touches pixels. Sets the VAE's
+    scaling factor from them."""
+    path = run.work / "latents.pt"
+    if "encode" in run.state.finished and path.is_file():
+        saved = load_checkpoint(path)
+        latents, scaling_factor = EncodedLatents(saved["mean"], saved["std"]), float(saved["scaling"])
+    else:
         started = time.monotonic()
         bar = ProgressBar("encode", len(images), unit="images")
         latents = encode_images(vae, images, on_batch=lambda done: bar.update(done))
         bar.close(len(images))
         scaling_factor = latent_scaling_factor(latents)
-        save_checkpoint(
-            work / "latents.pt", {"mean": latents.mean, "std": latents.std, "scaling": scaling_factor}
-        )
-        state.seconds["encode"] = time.monotonic() - started
-        state.finish("encode")
-    else:
-        latents = EncodedLatents(saved["mean"], saved["std"])
-        scaling_factor = float(saved["scaling"])
+        save_checkpoint(path, {"mean": latents.mean, "std": latents.std, "scaling": scaling_factor})
+        run.state.seconds["encode"] = time.monotonic() - started
+        run.state.finish("encode")
     vae.register_to_config(scaling_factor=scaling_factor)
     print(f"latents: {tuple(latents.mean.shape)}, scaling factor {scaling_factor:.4f}", flush=True)
+    return latents
 
-    # 4. Tokenizer from the captions and every phrase the captions can use.
-    tokenizer_folder = work / "tokenizer"
-    if (tokenizer_folder / "vocab.json").is_file():
-        from transformers import CLIPTokenizer
 
-        tokenizer = CLIPTokenizer.from_pretrained(tokenizer_folder)
-    else:
-        tokenizer = build_caption_tokenizer(
-            [*data.captions, *caption_vocabulary()], max_length=config.diffusion.max_length
-        )
-        save_caption_tokenizer(tokenizer, tokenizer_folder)
+def _caption_tokenizer(run: TrainingRun, captions: list[str]) -> CLIPTokenizer:
+    """Learned from the captions and every phrase the captions can use; kept in the work folder."""
+    folder = run.work / "tokenizer"
+    if (folder / "vocab.json").is_file():
+        return CLIPTokenizer.from_pretrained(folder)
+    tokenizer = build_caption_tokenizer(
+        [*captions, *caption_vocabulary()], max_length=run.config.diffusion.max_length
+    )
+    save_caption_tokenizer(tokenizer, folder)
+    return tokenizer
 
-    # 5. Text encoder + UNet.
-    torch.manual_seed(seed + 2)
-    text_encoder = build_text_encoder(config.diffusion, tokenizer).to(torch_device)
-    latent_size = images.shape[-1] // LATENT_DOWNSCALE
-    unet = build_unet(config.diffusion, config.vae.latent_channels, latent_size).to(torch_device)
-    scheduler = build_scheduler(config.diffusion.prediction_type)
+
+def _train_diffusion(
+    run: TrainingRun, captions: list[str], latents: EncodedLatents, tokenizer: CLIPTokenizer, image_size: int
+) -> DiffusionTrainer:
+    config, state = run.config, run.state
+    torch.manual_seed(run.seed + 2)
+    text_encoder = build_text_encoder(config.diffusion, tokenizer).to(run.device)
+    latent_size = image_size // LATENT_DOWNSCALE
+    unet = build_unet(config.diffusion, config.vae.latent_channels, latent_size).to(run.device)
     trainer = DiffusionTrainer(
         unet,
         text_encoder,
-        scheduler,
+        build_scheduler(config.diffusion.prediction_type),
         config.diffusion,
         latents,
-        tokenize(tokenizer, data.captions),
+        tokenize(tokenizer, captions),
         tokenize(tokenizer, [""])[0],
-        scaling_factor,
-        torch.Generator().manual_seed(seed + 3),
+        latent_scaling_factor(latents),
+        torch.Generator().manual_seed(run.seed + 3),
     )
-    trainer.restore(load_checkpoint(work / "diffusion.pt"))
-
+    trainer.restore(load_checkpoint(run.work / "diffusion.pt"))
     spent_before = sum(v for k, v in state.seconds.items() if k != "diffusion")
-    diffusion_budget = max(0.0, budget - reserve - spent_before)
-    if "diffusion" not in state.finished:
-        trial = trial_for(trainer, torch_device, trainer.optimise, "diffusion compute")
+    budget = max(0.0, run.budget_seconds - run.reserve_seconds - spent_before)
+
+    def train() -> None:
+        trial = trial_for(trainer, run.device, trainer.optimise, "diffusion compute")
         state.notes["diffusion_compute"] = trial.describe()
-        train_diffusion_for(
-            trainer, state, diffusion_budget, work / "diffusion.pt", checkpoint_seconds, max_steps
-        )
+        checkpoint = run.work / "diffusion.pt"
+        train_diffusion_for(trainer, state, budget, checkpoint, run.checkpoint_seconds, run.max_steps)
         state.notes["diffusion_steps"] = trainer.step
-        state.finish("diffusion")
+
+    run_stage(state, "diffusion", train)
     trainer.copy_ema_to_models()
     unet.eval().requires_grad_(False)
     text_encoder.eval().requires_grad_(False)
+    return trainer
 
-    # 6. Export: the folder, our settings, samples, loss curve and model card.
+
+def _export(
+    run: TrainingRun,
+    vae_trainer: VAETrainer,
+    trainer: DiffusionTrainer,
+    tokenizer: CLIPTokenizer,
+    latents: EncodedLatents,
+    images: torch.Tensor,
+) -> None:
+    """The diffusers folder, our defaults, samples, loss curve, report and model card."""
+    config, out_dir, vae = run.config, run.out_dir, vae_trainer.vae
     started = time.monotonic()
-    pipeline = assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
-    preview = fit_linear_preview(latents, images, scaling_factor)
+    pipeline = assemble_pipeline(vae, trainer.text_encoder, tokenizer, trainer.unet, trainer.scheduler)
+    preview = fit_linear_preview(latents, images, trainer.scaling_factor)
     save_pipeline(pipeline, tokenizer, out_dir)
     ModelDefaults(
         width=int(images.shape[-1]),
@@ -293,24 +335,25 @@ def train_default_model(
         preview=preview,
     ).write(out_dir)
     sample_images = generate_samples(
-        pipeline.to(torch_device),
+        pipeline.to(run.device),
         config.sample_prompts,
         config.sample_steps,
         config.sample_guidance_scale,
         config.sample_scheduler,
-        seed,
+        run.seed,
     )
     write_captioned_grid(sample_images, config.sample_prompts, out_dir / SAMPLE_SHEET, SAMPLE_SHEET_COLUMNS)
-    write_loss_curve({"VAE (L1 + MSE)": vae_losses, "UNet (noise MSE)": trainer.losses}, out_dir / LOSS_CURVE)
-    state.seconds["export"] = time.monotonic() - started
-    state.save()
+    curves = {"VAE (L1 + MSE)": vae_trainer.losses, "UNet (noise MSE)": trainer.losses}
+    write_loss_curve(curves, out_dir / LOSS_CURVE)
+    run.state.seconds["export"] = time.monotonic() - started
+    run.state.save()
     report = _report(
-        config, state, seed, minutes, device, vae, text_encoder, unet, tokenizer, out_dir, trainer
+        config, run.state, run.seed, run.minutes, str(run.device), vae, trainer.text_encoder,
+        trainer.unet, tokenizer, out_dir, trainer,
     )
-    (work / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (run.work / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     write_model_card(out_dir, report)
     print(f"exported to {out_dir} ({report['weights_mb']} MB of weights)", flush=True)
-    return out_dir
 
 
 def _report(

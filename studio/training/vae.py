@@ -7,7 +7,8 @@ which keeps a 20k-image dataset at 1 GB instead of 4.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from diffusers import AutoencoderKL
@@ -74,6 +75,7 @@ class VAETrainer:
     # decoder learns to draw sharper pictures from the same latents (what Stability's ft-MSE VAE did).
     decoder_only: bool = False
     compute: ComputeSettings = FP32
+    losses: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.decoder_only:
@@ -109,6 +111,14 @@ class VAETrainer:
         return to_unit_range(batch.to(self.vae.device))
 
     def train_step(self, learning_rate_scale: float = 1.0) -> float:
+        """One optimisation step, counted and its loss recorded; returns the loss."""
+        loss = self.optimise(learning_rate_scale)
+        self.step += 1
+        self.losses.append(loss)
+        return loss
+
+    def optimise(self, learning_rate_scale: float) -> float:
+        """Forward, backward and optimizer step without bookkeeping (the timed trial runs it at 0)."""
         assert self.optimizer is not None
         self.vae.train()
         if self.decoder_only:
@@ -129,8 +139,28 @@ class VAETrainer:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.trained_parameters(), 1.0)
         self.optimizer.step()
-        self.step += 1
         return loss.item()
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything a stopped run needs to go on exactly where it was (see restore)."""
+        assert self.optimizer is not None
+        return {
+            "model": self.vae.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "generator": self.generator.get_state(),
+            "losses": self.losses,
+        }
+
+    def restore(self, saved: dict[str, Any] | None) -> None:
+        """Go on from a `checkpoint()`; None (no checkpoint yet) leaves the trainer as it is."""
+        if saved is None:
+            return
+        assert self.optimizer is not None
+        self.vae.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.step, self.losses = saved["step"], list(saved["losses"])
+        self.generator.set_state(saved["generator"])
 
 
 @dataclass
