@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -244,24 +244,18 @@ class ParametersPanel(QWidget):
         size_row.addWidget(self.height_spin)
         form.addRow("Size", size_row)
 
-        self.resolution_combo = QComboBox()
-        for policy, label in RESOLUTION_LABELS.items():
-            self.resolution_combo.addItem(label, policy.value)
+        self.resolution_combo = self._choice_combo(RESOLUTION_LABELS, "resolution")
         self.resolution_combo.setToolTip(
             "Models draw well only near the size they were trained at. \"Model's own\" runs at the model's "
             "pixel count in the canvas's shape and scales the result to the canvas; \"Exact\" runs at the "
             "canvas size itself."
         )
-        self._bind_combo(self.resolution_combo, "resolution")
         form.addRow("Resolution", self.resolution_combo)
-        self.refine_combo = QComboBox()
-        for choice, label in REFINE_LABELS.items():
-            self.refine_combo.addItem(label, choice.value)
+        self.refine_combo = self._choice_combo(REFINE_LABELS, "refine")
         self.refine_combo.setToolTip(
             "After scaling up, redraw the picture at the canvas size with a low strength "
             "(the \"hires fix\"): sharper detail, for one more partial run"
         )
-        self._bind_combo(self.refine_combo, "refine")
         self.refine_spin = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, decimals=2)
         self._bind_spin(self.refine_spin, "refine_strength")
         self.refine_spin.setEnabled(parameters.refine == RefineChoice.ON)
@@ -293,20 +287,14 @@ class ParametersPanel(QWidget):
         self._bind_spin(self.batch_spin, "batch_count")
         form.addRow("Batch count", self.batch_spin)
 
-        self.preview_combo = QComboBox()
-        for kind, label in PREVIEW_LABELS.items():
-            self.preview_combo.addItem(label, kind.value)
-        self._bind_combo(self.preview_combo, "preview_kind")
+        self.preview_combo = self._choice_combo(PREVIEW_LABELS, "preview_kind")
         form.addRow("Preview", self.preview_combo)
 
-        self.precision_combo = QComboBox()
-        for precision, label in PRECISION_LABELS.items():
-            self.precision_combo.addItem(label, precision.value)
+        self.precision_combo = self._choice_combo(PRECISION_LABELS, "precision")
         self.precision_combo.setToolTip(
             "Auto: fp16 on a GPU; on a CPU, bf16 where the processor has it in hardware and a timed step "
             "shows it faster (measured once per model), else fp32. The status bar says what was chosen."
         )
-        self._bind_combo(self.precision_combo, "precision")
         form.addRow("Precision", self.precision_combo)
 
         self.tiny_decoder_button = QPushButton()
@@ -357,6 +345,14 @@ class ParametersPanel(QWidget):
         name = folder.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
         label = f"{name} (click to forget)" if folder else "Model's own or cached TAESD…"
         self.tiny_decoder_button.setText(label)
+
+    def _choice_combo(self, labels: dict[Enum, str], name: str) -> QComboBox:
+        """A combo box of an enum's choices, with their labels, bound to the parameter `name`."""
+        combo = QComboBox()
+        for choice, label in labels.items():
+            combo.addItem(label, choice.value)
+        self._bind_combo(combo, name)
+        return combo
 
     def _bind_combo(self, combo: QComboBox, name: str) -> None:
         def show(value: str) -> None:
