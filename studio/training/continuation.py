@@ -48,10 +48,27 @@ from studio.training.model_card import update_model_card
 from studio.training.progress import ProgressBar
 from studio.training.run_history import RunHistory, evaluation_score
 from studio.training.sheet import write_captioned_grid
-from studio.training.train import hardware_name, timed_loop, train_diffusion_for
+from studio.training.train import hardware_name, train_for
 from studio.training.vae import EncodedLatents, VAETrainer, encode_images
 
 PARTS = ("diffusion", "decoder", "preview")
+
+
+@dataclass(frozen=True)
+class PartRun:
+    """What training one part needs: the candidate folder it changes, its minutes and seed, the device,
+    and the work folder and state it resumes from."""
+
+    candidate: Path
+    minutes: float
+    seed: int
+    device: torch.device
+    work: Path
+    state: RunState
+    config: ContinuationConfig
+
+    def fields(self) -> tuple[Path, float, int, torch.device, Path, RunState, ContinuationConfig]:
+        return self.candidate, self.minutes, self.seed, self.device, self.work, self.state, self.config
 
 
 @dataclass
@@ -114,7 +131,7 @@ def continue_training(
             shutil.rmtree(candidate)
         shutil.copytree(folder, candidate)
         train = {"diffusion": _train_diffusion, "decoder": _train_decoder, "preview": _train_preview}[part]
-        details = train(candidate, minutes, seed, torch_device, work, state, config)
+        details = train(PartRun(candidate, minutes, seed, torch_device, work, state, config))
         state.notes["details"] = details
         state.finish("train")
     details = state.notes["details"]
@@ -186,15 +203,8 @@ def _import_judging_code(part: str) -> None:
 # --- training, one function per part ---------------------------------------------------------------
 
 
-def _train_diffusion(
-    candidate: Path,
-    minutes: float,
-    seed: int,
-    device: torch.device,
-    work: Path,
-    state: RunState,
-    config: ContinuationConfig,
-) -> dict[str, Any]:
+def _train_diffusion(run: PartRun) -> dict[str, Any]:
+    candidate, minutes, seed, device, work, state, config = run.fields()
     vae = AutoencoderKL.from_pretrained(candidate / "vae", torch_dtype=torch.float32).to(device)
     text_encoder = CLIPTextModel.from_pretrained(candidate / "text_encoder", torch_dtype=torch.float32)
     unet = UNet2DConditionModel.from_pretrained(candidate / "unet", torch_dtype=torch.float32)
@@ -228,9 +238,8 @@ def _train_diffusion(
     )
     trainer.restore(load_checkpoint(work / "diffusion.pt"))
     trial = trial_for(trainer, device, trainer.optimise)
-    train_diffusion_for(
-        trainer, state, minutes * 60, work / "diffusion.pt", config.checkpoint_minutes * 60
-    )
+    checkpoint_seconds = config.checkpoint_minutes * 60
+    train_for("diffusion", trainer, state, minutes * 60, work / "diffusion.pt", checkpoint_seconds)
     trainer.copy_ema_to_models()
     unet.to(memory_format=torch.contiguous_format)
     save_fp16(unet, candidate / "unet")
@@ -245,32 +254,15 @@ def _train_diffusion(
     }
 
 
-def _train_decoder(
-    candidate: Path,
-    minutes: float,
-    seed: int,
-    device: torch.device,
-    work: Path,
-    state: RunState,
-    config: ContinuationConfig,
-) -> dict[str, Any]:
+def _train_decoder(run: PartRun) -> dict[str, Any]:
+    candidate, minutes, seed, device, work, state, config = run.fields()
     vae = AutoencoderKL.from_pretrained(candidate / "vae", torch_dtype=torch.float32).to(device)
     data = render_dataset(config.dataset_size, seed)
     images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
     trainer = VAETrainer(vae, config.vae, images, torch.Generator().manual_seed(seed), decoder_only=True)
     trainer.restore(load_checkpoint(work / "decoder.pt"))
     trial = trial_for(trainer, device, trainer.optimise)
-    timed_loop(
-        "decoder",
-        state,
-        minutes * 60,
-        trainer.train_step,
-        lambda: trainer.step,
-        lambda: save_checkpoint(work / "decoder.pt", trainer.checkpoint()),
-        config.checkpoint_minutes * 60,
-        config.vae.warmup_fraction,
-        config.vae.min_learning_rate_fraction,
-    )
+    train_for("decoder", trainer, state, minutes * 60, work / "decoder.pt", config.checkpoint_minutes * 60)
     vae.to(memory_format=torch.contiguous_format)
     save_fp16(vae, candidate / "vae")
     return {
@@ -281,18 +273,10 @@ def _train_decoder(
     }
 
 
-def _train_preview(
-    candidate: Path,
-    minutes: float,
-    seed: int,
-    device: torch.device,
-    work: Path,
-    state: RunState,
-    config: ContinuationConfig,
-) -> dict[str, Any]:
+def _train_preview(run: PartRun) -> dict[str, Any]:
     from studio.training.preview_decoder import train_preview_decoder
 
-    return train_preview_decoder(candidate, minutes, seed, device, work, state, config)
+    return train_preview_decoder(run)
 
 
 def _write_samples(folder: Path, config: ContinuationConfig) -> None:

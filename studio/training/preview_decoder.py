@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,12 +23,15 @@ from diffusers import AutoencoderKL, AutoencoderTiny
 
 from studio.engine.model_defaults import MODEL_DEFAULTS_FILE, ModelDefaults
 from studio.engine.previews import PREVIEW_DECODER_FOLDER, LinearPreview, TinyDecoderPreview
-from studio.training.checkpoint import RunState, load_checkpoint, save_checkpoint
+from studio.training.checkpoint import load_checkpoint, save_checkpoint
 from studio.training.compute import FP32, ComputeSettings, trial_for
-from studio.training.config import ContinuationConfig, PreviewDecoderConfig
+from studio.training.config import PreviewDecoderConfig
 from studio.training.dataset import render_dataset
 from studio.training.progress import ProgressBar
 from studio.training.vae import psnr, to_unit_range
+
+if TYPE_CHECKING:
+    from studio.training.continuation import PartRun
 
 PSNR_SEED = 424_242  # the evaluation's held-out renders
 PSNR_IMAGES = 256
@@ -131,17 +134,10 @@ class PreviewDecoderTrainer:
         self.generator.set_state(saved["generator"])
 
 
-def train_preview_decoder(
-    candidate: Path,
-    minutes: float,
-    seed: int,
-    device: torch.device,
-    work: Path,
-    state: RunState,
-    config: ContinuationConfig,
-) -> dict[str, Any]:
-    """Train a preview decoder for the VAE in `candidate` and save it there (continuation.py's part)."""
-    from studio.training.train import timed_loop  # deferred: train imports this module's neighbours
+def train_preview_decoder(run: PartRun) -> dict[str, Any]:
+    """Train a preview decoder for the VAE in `run.candidate` and save it there (continuation.py's part)."""
+    candidate, minutes, seed, device, work, state, config = run.fields()
+    from studio.training.train import train_for  # deferred: train imports this module's neighbours
 
     vae = AutoencoderKL.from_pretrained(candidate / "vae", torch_dtype=torch.float32).to(device)
     saved = load_checkpoint(work / "teacher.pt")
@@ -157,17 +153,7 @@ def train_preview_decoder(
     trainer = PreviewDecoderTrainer(decoder, config.preview, *pairs, torch.Generator().manual_seed(seed + 1))
     trainer.restore(load_checkpoint(work / "preview.pt"))
     trial = trial_for(trainer, device, trainer.optimise)
-    timed_loop(
-        "preview",
-        state,
-        minutes * 60,
-        trainer.train_step,
-        lambda: trainer.step,
-        lambda: save_checkpoint(work / "preview.pt", trainer.checkpoint()),
-        config.checkpoint_minutes * 60,
-        config.preview.warmup_fraction,
-        config.preview.min_learning_rate_fraction,
-    )
+    train_for("preview", trainer, state, minutes * 60, work / "preview.pt", config.checkpoint_minutes * 60)
     decoder.to(memory_format=torch.contiguous_format)
     # fp32 on disk: it is a few hundred kilobytes, and previews must not pay for fp16 conversions on a CPU.
     decoder.save_pretrained(candidate / PREVIEW_DECODER_FOLDER, safe_serialization=True)

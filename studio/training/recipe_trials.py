@@ -39,7 +39,7 @@ from studio.training.diffusion import (
 from studio.training.export import save_fp16
 from studio.training.progress import ProgressBar
 from studio.training.run_history import TARGET_ATTRIBUTES, evaluation_score
-from studio.training.train import hardware_name, train_diffusion_for
+from studio.training.train import hardware_name, train_for
 from studio.training.vae import LATENT_DOWNSCALE, EncodedLatents, encode_images
 
 RESULTS_FILE = "results.json"
@@ -167,7 +167,7 @@ def _train_and_judge(
     trainer.restore(load_checkpoint(checkpoint))  # a stopped call goes on; a trained one is judged
     if "train" not in state.finished:
         state.notes["compute"] = trial_for(trainer, trainer.unet.device, trainer.optimise).describe()
-        train_diffusion_for(trainer, state, minutes * 60, checkpoint, checkpoint_seconds=3 * 60)
+        train_for("diffusion", trainer, state, minutes * 60, checkpoint, checkpoint_seconds=3 * 60)
         state.finish("train")
     candidate = folder / "model"
     if candidate.exists():

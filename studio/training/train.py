@@ -104,17 +104,22 @@ def timed_loop(
     state.save()
 
 
-def train_diffusion_for(
-    trainer: DiffusionTrainer,
+def train_for(
+    stage: str,
+    trainer: VAETrainer | DiffusionTrainer | Any,
     state: RunState,
     budget_seconds: float,
     checkpoint: Path,
     checkpoint_seconds: float,
     max_steps: int | None = None,
 ) -> None:
-    """The text encoder + UNet stage on its clock schedule, checkpointing to `checkpoint`."""
+    """A trainer's stage on its config's learning-rate schedule, checkpointing to `checkpoint`.
+
+    Any trainer with `train_step`, `step`, `checkpoint()` and a config with `warmup_fraction` and
+    `min_learning_rate_fraction` (the VAE, the diffusion model, the preview decoder).
+    """
     timed_loop(
-        "diffusion",
+        stage,
         state,
         budget_seconds,
         trainer.train_step,
@@ -221,18 +226,7 @@ def _train_vae(run: TrainingRun, images: torch.Tensor, held_out_images: torch.Te
     def train() -> None:
         trial = trial_for(trainer, run.device, trainer.optimise, "vae compute")
         state.notes["vae_compute"] = trial.describe()
-        timed_loop(
-            "vae",
-            state,
-            budget,
-            trainer.train_step,
-            lambda: trainer.step,
-            lambda: save_checkpoint(run.work / "vae.pt", trainer.checkpoint()),
-            run.checkpoint_seconds,
-            config.vae.warmup_fraction,
-            config.vae.min_learning_rate_fraction,
-            run.max_steps,
-        )
+        train_for("vae", trainer, state, budget, run.work / "vae.pt", run.checkpoint_seconds, run.max_steps)
         state.notes["vae_psnr_db"] = round(reconstruction_psnr(vae, held_out_images), 2)
         state.notes["vae_steps"] = trainer.step
 
@@ -302,7 +296,7 @@ def _train_diffusion(
         trial = trial_for(trainer, run.device, trainer.optimise, "diffusion compute")
         state.notes["diffusion_compute"] = trial.describe()
         checkpoint = run.work / "diffusion.pt"
-        train_diffusion_for(trainer, state, budget, checkpoint, run.checkpoint_seconds, run.max_steps)
+        train_for("diffusion", trainer, state, budget, checkpoint, run.checkpoint_seconds, run.max_steps)
         state.notes["diffusion_steps"] = trainer.step
 
     run_stage(state, "diffusion", train)
