@@ -13,8 +13,8 @@ import pytest
 from studio.engine.engine import Engine
 from studio.engine.loras import is_few_step_lora
 from studio.engine.metadata import read_png_metadata
-from studio.training.random_models import save_random_lora
 from studio.engine.request import EngineError, GenerationRequest, LoraWeight, RequestError
+from studio.training.random_models import save_random_lora
 
 EXACT = {"precision": "fp32", "decode_precision": "fp32"}
 

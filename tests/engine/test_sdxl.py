@@ -8,8 +8,8 @@ import pytest
 from studio.engine.engine import Engine
 from studio.engine.images import feather_mask
 from studio.engine.precision import time_unet_step
-from studio.training.random_models import save_random_model
 from studio.engine.request import GenerationRequest, Mode, PreviewMethod
+from studio.training.random_models import save_random_model
 
 
 @pytest.fixture(scope="module")
