@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from PIL import Image
 
+from studio.engine.a1111_settings import settings_line
 from studio.engine.metadata import PARAMETERS_KEY, REQUEST_KEY, png_text_chunks
 from studio.engine.request import (
     CANVAS_STEP_PX,
@@ -57,8 +58,6 @@ _A1111_NUMBERS = {"Steps": "steps", "CFG scale": "guidance_scale", "Seed": "seed
                   "Denoising strength": "strength", "Mask blur": "mask_feather_px"}
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # all but \t and \n
 _LORA_TAG = re.compile(r"<(?:lora|lyco):([^<>:]*)(?::[^<>]*)?>", re.IGNORECASE)
-_SETTING_KEY = re.compile(r"\s*(\w[\w \-/]*):\s*")
-_QUOTED = re.compile(r'"(?:\\.|[^\\"])*"')
 
 
 @dataclass(frozen=True)
@@ -259,7 +258,7 @@ def _from_ours(chunk: str, found: _Found) -> None:
 def _from_a1111(chunk: str, found: _Found) -> None:
     """A1111's layout: prompt lines, 'Negative prompt: ...' lines, then one 'Key: value, ...' line."""
     lines = chunk.replace("\r\n", "\n").strip().split("\n")
-    settings = _settings_line(lines[-1])
+    settings = settings_line(lines[-1])
     if len(settings) >= 3:  # as A1111 decides: fewer, and the last line is still prompt
         lines.pop()
     else:
@@ -298,42 +297,6 @@ def _from_a1111(chunk: str, found: _Found) -> None:
     for group, keys in unused.items():
         found.notes.append(f"{_shown(group)[1:-1]} settings" if len(keys) > 1 or group == "hires fix"
                            else _shown(keys[0])[1:-1])
-
-
-def _settings_line(line: str) -> dict[str, str]:
-    """'Key: value, Key: "quoted, value", ...' read left to right, without the backtracking that
-    A1111's own regex needs (a long line without colons would take it minutes)."""
-    settings: dict[str, str] = {}
-    position = 0
-    while position < len(line):
-        key = _SETTING_KEY.match(line, position)
-        if key is not None:
-            position = key.end()
-            quoted = _QUOTED.match(line, position)
-            if quoted is not None:
-                comma = _next_comma(line, quoted.end())
-                if not line[quoted.end() : comma].strip():
-                    settings[key.group(1).strip()] = _unquote(quoted.group())
-                    position = comma + 1
-                    continue
-        comma = _next_comma(line, position)
-        if key is not None:
-            settings[key.group(1).strip()] = line[position:comma].strip()
-        position = comma + 1
-    return settings
-
-
-def _next_comma(line: str, start: int) -> int:
-    comma = line.find(",", start)
-    return len(line) if comma < 0 else comma
-
-
-def _unquote(quoted: str) -> str:
-    try:
-        value = json.loads(quoted)
-    except ValueError:
-        return quoted[1:-1]
-    return value if isinstance(value, str) else quoted[1:-1]
 
 
 def _link(value: Any) -> str | None:
