@@ -150,10 +150,44 @@ def check_output_folder(out: Path | None) -> None:
         raise RequestError(f"cannot write to {folder}: {reason}; nothing was generated") from None
 
 
-def run_generate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm  # comes with huggingface_hub; a well-kept progress bar
+class _RunWatcher:
+    """What the command shows and writes while a run goes: a tqdm bar, the --previews pictures, and
+    the --x0-at picture (the run pauses there, writes it and carries on unchanged)."""
 
-    from studio.engine.control import RunControl
+    def __init__(self, previews: Path | None, x0_at: int | None, paths: list[Path]) -> None:
+        from tqdm import tqdm  # comes with huggingface_hub; a well-kept progress bar
+
+        from studio.engine.control import RunControl
+
+        self.previews, self.x0_at, self.paths = previews, x0_at, paths
+        if previews:
+            previews.mkdir(parents=True, exist_ok=True)
+        self.progress = tqdm(unit="step", file=sys.stderr, dynamic_ncols=True)
+        self.control = RunControl()
+
+    def on_step(self, event: StepEvent) -> None:
+        progress = self.progress
+        if progress.total is None:  # image-to-image runs fewer steps than asked; known from the first event
+            progress.reset(total=event.total_steps * event.batch_count)
+        progress.set_description(f"image {event.image_index + 1}/{event.batch_count}")
+        progress.set_postfix(noise=f"{event.noise_level:.2f}")
+        progress.update(1)
+        if self.previews and event.preview is not None:
+            preview = Image.fromarray(event.preview)
+            preview.save(self.previews / f"image{event.image_index:02d}-step{event.step:03d}.png")
+        if event.step == self.x0_at and not event.refining:
+            self.control.pause()
+
+    def on_pause(self, event: PausedEvent) -> None:
+        path = self.paths[event.image_index]
+        picture_path = path.with_name(f"{path.stem}-x0-step{event.step}.png")
+        picture_path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(event.picture).save(picture_path)
+        self.progress.write(f"{picture_path}  the guess of the finished picture after step {event.step}")
+        self.control.resume()
+
+
+def run_generate(args: argparse.Namespace) -> int:
     from studio.engine.engine import Engine
     from studio.engine.metadata import save_png
 
@@ -175,40 +209,14 @@ def run_generate(args: argparse.Namespace) -> int:
     defaults = engine.load_model(model, precision, decode_precision)
     print(f"precision: {defaults.precision_reason}", file=sys.stderr)
     request = build_request(args, defaults, base)
-    if args.previews:
-        args.previews.mkdir(parents=True, exist_ok=True)
-    progress = tqdm(unit="step", file=sys.stderr, dynamic_ncols=True)
-
-    def on_step(event: StepEvent) -> None:
-        if progress.total is None:  # image-to-image runs fewer steps than asked; known from the first event
-            progress.reset(total=event.total_steps * event.batch_count)
-        progress.set_description(f"image {event.image_index + 1}/{event.batch_count}")
-        progress.set_postfix(noise=f"{event.noise_level:.2f}")
-        progress.update(1)
-        if args.previews and event.preview is not None:
-            preview = Image.fromarray(event.preview)
-            preview.save(args.previews / f"image{event.image_index:02d}-step{event.step:03d}.png")
-
     paths = output_paths(args.out, tuple(request.seed_of(i) for i in range(request.batch_count)))
-    control = RunControl()  # --x0-at pauses there, writes the picture and carries on unchanged
-
-    def on_step_and_pause(event: StepEvent) -> None:
-        on_step(event)
-        if event.step == args.x0_at and not event.refining:
-            control.pause()
-
-    def on_pause(event: PausedEvent) -> None:
-        path = paths[event.image_index]
-        picture_path = path.with_name(f"{path.stem}-x0-step{event.step}.png")
-        picture_path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(event.picture).save(picture_path)
-        tqdm.write(f"{picture_path}  the guess of the finished picture after step {event.step}")
-        control.resume()
-
+    watcher = _RunWatcher(args.previews, args.x0_at, paths)
     try:
-        result = engine.generate(request, on_step=on_step_and_pause, control=control, on_pause=on_pause)
+        result = engine.generate(
+            request, on_step=watcher.on_step, control=watcher.control, on_pause=watcher.on_pause
+        )
     finally:
-        progress.close()
+        watcher.progress.close()
     for path, image, seed in zip(paths, result.images, result.seeds, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         save_png(path, image, result.request, seed, result)
