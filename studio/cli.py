@@ -32,6 +32,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every command and option in one place, in the order `--help` lists them. Long because it is a
+    flat list of declarations (nothing branches); split up, the order --help shows would be scattered."""
     parser = _OneLineParser(prog="main.py", description="Latent Studio: paint with latent diffusion.")
     commands = parser.add_subparsers(dest="command", parser_class=_OneLineParser)
     commands.add_parser("gui", help="open the painting app (the default)")

@@ -166,6 +166,8 @@ class GalleryPanel(QWidget):
     message = Signal(str)  # one line for the status bar
 
     def __init__(self, store: GalleryStore, parent: QWidget | None = None) -> None:
+        """Builds the tab top to bottom as it shows (search, grid, large view, buttons) and wires each
+        control beside where it is made: long, but one straight read with no branches."""
         super().__init__(parent)
         self.store = store
         self.model = GalleryModel(store, self)
