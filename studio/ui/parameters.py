@@ -208,6 +208,8 @@ class ParametersPanel(QWidget):
     """Binds spin boxes, combos and sliders to GenerationParameters, both ways."""
 
     def __init__(self, parameters: GenerationParameters, parent: QWidget | None = None) -> None:
+        """One form row per setting, in the order the panel shows them, each bound to its observable
+        where it is made: long, but a flat list of rows with no branches to follow."""
         super().__init__(parent)
         self.parameters = parameters
         form = QFormLayout(self)

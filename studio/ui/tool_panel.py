@@ -48,6 +48,8 @@ class ToolPanel(QWidget):
         show_mask_action: QAction,
         parent: QWidget | None = None,
     ) -> None:
+        """Builds the palette top to bottom as it shows, each control bound to its setting where it is
+        made: long, but one straight read with no branches."""
         super().__init__(parent)
         self.settings, self.document = settings, document
         layout = QVBoxLayout(self)
