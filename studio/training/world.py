@@ -27,7 +27,16 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-SIZE = 128
+from studio.training.world_geometry import (
+    COLUMNS,
+    ROWS,
+    SIZE,
+    Ellipse,
+    ellipse_distance,
+    fill_ellipse,
+    pixel_box,
+)
+
 HORIZON_RANGE = (64, 84)  # inclusive
 TIMES = ("day", "sunset", "night")
 BODIES = ("sun", "moon", "none")
@@ -72,8 +81,6 @@ DUNE_SHADE = 0.85
 RIPPLE_LIFT = 30.0
 DEFAULT_NOISE_SIGMA = 2.0
 
-_ROWS = np.arange(SIZE, dtype=np.float32) + 0.5  # pixel centres
-_COLUMNS = np.arange(SIZE, dtype=np.float32) + 0.5
 
 
 @dataclass(frozen=True)
@@ -88,14 +95,6 @@ class SceneAttributes:
     ground: str
     trees: str
     horizon: int
-
-
-@dataclass(frozen=True)
-class Ellipse:
-    cx: float
-    cy: float
-    rx: float
-    ry: float
 
 
 @dataclass(frozen=True)
@@ -267,26 +266,6 @@ def _background(time: str, ground: str, h: int) -> np.ndarray:
     return image
 
 
-def _box(cx: float, cy: float, rx: float, ry: float, y_end: int = SIZE) -> tuple[slice, slice] | None:
-    """Pixel box around an ellipse, clipped to the image and to rows < y_end."""
-    y0, y1 = max(0, int(cy - ry)), min(y_end, int(np.ceil(cy + ry)) + 1)
-    x0, x1 = max(0, int(cx - rx)), min(SIZE, int(np.ceil(cx + rx)) + 1)
-    return (slice(y0, y1), slice(x0, x1)) if y0 < y1 and x0 < x1 else None
-
-
-def _ellipse_distance(box: tuple[slice, slice], cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
-    """Normalised distance from the ellipse centre for every pixel of the box (1.0 on the rim)."""
-    dy = (_ROWS[box[0]] - cy)[:, None] / ry
-    dx = (_COLUMNS[box[1]] - cx)[None, :] / rx
-    return np.sqrt(dy * dy + dx * dx)
-
-
-def _fill_ellipse(image: np.ndarray, ellipse: Ellipse, colour: np.ndarray, y_end: int = SIZE) -> None:
-    box = _box(ellipse.cx, ellipse.cy, ellipse.rx, ellipse.ry, y_end)
-    if box is not None:
-        image[box][_ellipse_distance(box, ellipse.cx, ellipse.cy, ellipse.rx, ellipse.ry) <= 1.0] = colour
-
-
 def draw_scene(
     attributes: SceneAttributes,
     layout: SceneLayout,
@@ -304,7 +283,7 @@ def draw_scene(
     if layout.clouds:  # 2.
         colour = np.array(CLOUD_COLOUR[time], np.float32)
         for ellipse in layout.clouds:
-            _fill_ellipse(image, ellipse, colour, y_end=h)
+            fill_ellipse(image, ellipse, colour, y_end=h)
     if layout.body_centre is not None:  # 3.
         _draw_body(image, attributes, layout, h)
     if layout.ridge:  # 4.
@@ -346,8 +325,8 @@ def _draw_body(image: np.ndarray, attributes: SceneAttributes, layout: SceneLayo
     (cx, cy), radius = layout.body_centre, layout.body_radius
     colour = _body_colour(attributes)
     reach = radius + (GLOW_WIDTH if attributes.body == "sun" else 0)
-    box = _box(cx, cy, reach, reach, y_end=h)
-    distance = _ellipse_distance(box, cx, cy, 1.0, 1.0)
+    box = pixel_box(cx, cy, reach, reach, y_end=h)
+    distance = ellipse_distance(box, cx, cy, 1.0, 1.0)
     region = image[box]
     if attributes.body == "sun":
         # Glow: 40% toward the sun colour at the rim, fading to 0% at r + 6.
@@ -355,20 +334,20 @@ def _draw_body(image: np.ndarray, attributes: SceneAttributes, layout: SceneLayo
         region += alpha * (colour - region)
     region[distance <= radius] = colour
     for crater in layout.craters:
-        _fill_ellipse(image, crater, np.array(CRATER_COLOUR, np.float32), y_end=h)
+        fill_ellipse(image, crater, np.array(CRATER_COLOUR, np.float32), y_end=h)
 
 
 def _draw_mountains(image: np.ndarray, kind: str, layout: SceneLayout, h: int) -> np.ndarray:
     corner_x, corner_height = (np.array(v, np.float32) for v in zip(*layout.ridge, strict=True))
-    ridge_height = np.interp(_COLUMNS, corner_x, corner_height)
-    height_above = (h - _ROWS[:h])[:, None]  # of each pixel centre
+    ridge_height = np.interp(COLUMNS, corner_x, corner_height)
+    height_above = (h - ROWS[:h])[:, None]  # of each pixel centre
     mask = np.zeros((SIZE, SIZE), bool)
     mask[:h] = height_above <= ridge_height[None, :]
     image[mask] = MOUNTAIN_COLOUR[kind]
     if kind == "snowy":
         # Each column belongs to the peak between its two valleys; the cap is that peak's top 35%.
         valley_x = corner_x[2:-1:2]
-        owner = np.searchsorted(valley_x, _COLUMNS)
+        owner = np.searchsorted(valley_x, COLUMNS)
         peak_height = np.array([p[1] for p in layout.peaks], np.float32)[owner]
         snow_line = (1 - SNOW_CAP_FRACTION) * peak_height
         cap = np.zeros_like(mask)
@@ -379,7 +358,7 @@ def _draw_mountains(image: np.ndarray, kind: str, layout: SceneLayout, h: int) -
 
 def _draw_ground_details(image: np.ndarray, attributes: SceneAttributes, layout: SceneLayout, h: int) -> None:
     for y0, amplitude, period, phase, thickness in layout.dunes:
-        rows = np.rint(y0 + amplitude * np.sin(2 * np.pi * _COLUMNS / period + phase)).astype(int)
+        rows = np.rint(y0 + amplitude * np.sin(2 * np.pi * COLUMNS / period + phase)).astype(int)
         for offset in range(thickness):
             keep = (rows + offset >= h) & (rows + offset < SIZE)
             columns = np.flatnonzero(keep)
@@ -403,11 +382,12 @@ def _draw_trees(image: np.ndarray, trees: tuple[Tree, ...]) -> np.ndarray:
         image[crown_bottom : tree.base_y + 1, trunk_columns] = trunk
         mask[crown_bottom : tree.base_y + 1, trunk_columns] = True
         apex = crown_bottom - tree.height
-        box = _box(tree.x, (apex + crown_bottom) / 2, tree.width / 2, tree.height / 2, y_end=crown_bottom)
+        centre_y = (apex + crown_bottom) / 2
+        box = pixel_box(tree.x, centre_y, tree.width / 2, tree.height / 2, y_end=crown_bottom)
         if box is None:
             continue
-        depth = (_ROWS[box[0]] - apex)[:, None] / tree.height  # 0 at the apex, 1 at the crown's base
-        crown = np.abs(_COLUMNS[box[1]][None, :] - tree.x) <= depth * tree.width / 2
+        depth = (ROWS[box[0]] - apex)[:, None] / tree.height  # 0 at the apex, 1 at the crown's base
+        crown = np.abs(COLUMNS[box[1]][None, :] - tree.x) <= depth * tree.width / 2
         image[box][crown] = leaf
         mask[box] |= crown
     return mask
