@@ -76,7 +76,10 @@ class CropBox:
 
 def crop_around_mask(region: np.ndarray, padding_px: int, aspect: float) -> CropBox:
     """The box around the repaint region, padded, grown to the model's aspect ratio (width/height)
-    and kept inside the image: the "only masked" crop the popular web UIs make."""
+    and kept inside the image: the "only masked" crop the popular web UIs make. Written by hand:
+    diffusers' get_crop_region finds such a box, but its pipelines crop, resize and paste back inside
+    the call (padding_mask_crop); we run the crop at the model's native size and place it ourselves,
+    and the UI keeps the box (the undo step and the live preview hold only what it covers)."""
     image_height, image_width = region.shape
     rows = np.flatnonzero(region.any(axis=1))
     cols = np.flatnonzero(region.any(axis=0))

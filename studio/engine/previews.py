@@ -80,9 +80,17 @@ class LinearPreview:
 
 
 def to_uint8_image(decoded: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8 on the CPU."""
-    pixels = ((decoded.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    return pixels.permute(1, 2, 0).cpu().numpy()
+    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8 on the CPU, by diffusers' own postprocess: the pixels
+    a pipeline's output_type="pil" gives."""
+    picture = _postprocessor().postprocess(decoded[None].float(), output_type="pil")[0]
+    return np.asarray(picture)
+
+
+@lru_cache(maxsize=1)
+def _postprocessor():
+    from diffusers.image_processor import VaeImageProcessor
+
+    return VaeImageProcessor()
 
 
 @dataclass
