@@ -111,6 +111,7 @@ class DocumentFiles:
         if ask and not self.may_discard():
             return False
         self.document.reset(self.parameters.width, self.parameters.height)
+        self.path = None  # a new painting is no file's yet: Save asks for a name, never overwrites
         self.canvas.fit()
         return True
 

@@ -69,6 +69,22 @@ def test_a_png_of_a_result_repeats_its_run_and_a_painting_keeps_the_panels_setti
     assert recorded["parameters"].startswith("a meadow")
 
 
+def test_save_after_new_asks_for_a_name_and_leaves_the_old_file(window, tmp_path, monkeypatch) -> None:
+    path = tmp_path / "work.lsdoc"
+    _paint_and_mask(window)
+    assert window.save_image(path)
+    kept = path.read_bytes()
+    window.files.new_document(ask=False)
+    _paint_and_mask(window)
+    other = tmp_path / "other.lsdoc"
+    asked = []
+    monkeypatch.setattr("studio.ui.file_actions.QFileDialog.getSaveFileName",
+                        lambda *args: asked.append(1) or (str(other), ""))
+    window.save_action.trigger()
+    assert asked and other.exists()
+    assert path.read_bytes() == kept  # the file opened before New is untouched
+
+
 def test_export_writes_a_picture_and_leaves_the_document_unsaved(window, tmp_path, monkeypatch) -> None:
     _paint_and_mask(window)
     monkeypatch.setattr("studio.ui.file_actions.QFileDialog.getSaveFileName",
