@@ -87,6 +87,7 @@ def test_applying_a_live_result_keeps_it_and_starts_no_run_of_its_own(window, qt
     stroke(window, 10)
     with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
         pass
+    qtbot.waitUntil(lambda: not window.service.busy, timeout=TIMEOUT_MS)  # job_done follows finished
     window.result_panel.apply_button.click()  # the result lands on the canvas: not a sketch edit
     stack = window.document.undo_stack
     assert stack.command(stack.index() - 1).from_a_run
