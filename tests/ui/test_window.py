@@ -266,7 +266,7 @@ def test_pause_shows_the_picture_so_far_and_resume_sends_what_was_painted_on_it(
     assert steer.at_step == event.step and steer.prompt == "a starry night"
     assert not np.array_equal(steer.image, event.picture)  # the stroke went with it
     assert window.prompt_panel.pause_button.text().startswith("Pause")
-    qtbot.waitUntil(lambda: not window.service.busy, timeout=TIMEOUT_MS)  # busy clears at job_done, after finished
+    qtbot.waitUntil(lambda: not window.service.busy, timeout=TIMEOUT_MS)  # clears at job_done
 
 
 def test_cancel_while_paused_ends_the_run_and_keeps_the_paused_picture_undoable(
