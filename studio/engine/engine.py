@@ -289,7 +289,10 @@ class Engine:
 
     def _switch_to_low_memory(self, model: LoadedModel) -> None:
         """Frees the caches and turns on what lowers the peak: kept for the runs that follow."""
-        gc.collect()
+        if gc.isenabled():
+            # Disabled means the host collects on a thread of its own choosing (the app: the GUI
+            # thread, where Qt objects in the garbage may die); collecting here would undo that.
+            gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         elif self.device.type == "mps":

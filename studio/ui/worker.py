@@ -32,6 +32,7 @@ from studio.engine.request import (
     Steer,
     StepEvent,
 )
+from studio.ui.gui_thread_gc import collect_garbage_in_gui_thread
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ class EngineService(QObject):
         self, engine_factory: Callable[[], EngineLike] = default_engine_factory, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
+        collect_garbage_in_gui_thread()  # before the engine thread exists: it must never collect Qt objects
         self._thread = QThread()
         self._thread.setObjectName("engine")
         self._worker = EngineWorker(engine_factory)

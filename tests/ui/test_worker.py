@@ -3,6 +3,7 @@ superseded runs stay silent, errors arrive as messages."""
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -124,3 +125,30 @@ def test_a_fake_engine_gate_left_shut_fails_the_test_loudly(qtbot, make_service,
     assert "step gate stayed shut" in failed.args[0]
     assert fake_engine.gate_timeouts  # what the conftest fails a test on
     fake_engine.gate_timeouts.clear()  # this test meant it
+
+
+class _InACycle:
+    """Garbage only the cycle collector can free; records the thread it dies in."""
+
+    def __init__(self, died_in: list[threading.Thread]) -> None:
+        self.died_in = died_in
+        self.me = self
+
+    def __del__(self) -> None:
+        self.died_in.append(threading.current_thread())
+
+
+def test_garbage_cycles_die_in_the_gui_thread_never_in_the_engine_thread(qtbot, make_service) -> None:
+    # Qt objects destroyed outside their thread crash the app (CI saw a segfault while a model loaded).
+    make_service(FakeEngine())
+    assert not gc.isenabled()
+    died_in: list[threading.Thread] = []
+    _InACycle(died_in)
+    kept: list[list[object]] = []
+    # Allocating far past every threshold: with automatic collection on, this thread would collect.
+    busy = threading.Thread(target=lambda: kept.extend([] for _ in range(100_000)))
+    busy.start()
+    busy.join()
+    assert died_in == []
+    qtbot.waitUntil(lambda: bool(died_in), timeout=10_000)
+    assert died_in == [threading.main_thread()]
