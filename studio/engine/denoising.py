@@ -16,7 +16,7 @@ from studio.engine import decoding, images, steering
 from studio.engine.control import RunControl
 from studio.engine.loading import LoadedModel
 from studio.engine.precision import PrecisionChoice, unet_autocast
-from studio.engine.request import GenerationRequest, Mode, PausedEvent, Steer, StepEvent
+from studio.engine.request import GenerationRequest, Mode, PausedEvent, RepaintArea, Steer, StepEvent
 from studio.engine.schedulers import make_scheduler
 from studio.engine.step_probes import PredictionRecorder, noise_level_after, schedule_of
 
@@ -59,6 +59,7 @@ class ImageRun:
     on_pause: PauseCallback | None
     applied: list[Steer]  # steers made while paused, shared by the batch
     notes: list[str]  # faults survived (a retry in fp32, out of memory), shared by the batch
+    repaint_area: RepaintArea | None  # an inpaint's, told on the first step of each pass
     # What the rest of the run uses: the request's until a steer changes them.
     prompt: str = ""
     negative_prompt: str = ""
@@ -108,6 +109,7 @@ def denoise(run: ImageRun, stage: Stage) -> torch.Tensor:
                     latent_std=float(latents.float().std()),
                     predicted_noise_std=recorder.model_output_std,
                     schedule=schedule_of(pipe) if step_index == 0 else None,
+                    repaint_area=run.repaint_area if step_index == 0 else None,
                 )
             )
         if not stage.refining:  # steers belong to the first pass, whose steps the person watched

@@ -158,15 +158,19 @@ class Engine:
         plan = plan_sizes(request, info.width, info.height, info.refine_by_default)
         applied: list[Steer] = []  # the steers made while paused, for the result's request
         notes: list[str] = []  # the faults survived on the way, for the person
+        mask = None
+        if request.mode is Mode.INPAINT:  # worked out once for the batch, and told to the UI
+            mask = images.inpaint_mask(request.mask, request.mask_feather_px, request.inpaint_only_masked,
+                                       request.inpaint_padding_px, info.width / info.height)
         results = []
         for image_index in range(request.batch_count):
             if should_stop():
                 raise Cancelled()
             run = ImageRun(
                 model, request, image_index, self._precision, on_step, should_stop, control, on_pause,
-                applied, notes,
+                applied, notes, mask.area if mask is not None else None,
             )
-            results.append(self._generate_one(run, plan))
+            results.append(self._generate_one(run, plan, mask))
         seeds = tuple(request.seed_of(i) for i in range(request.batch_count))
         return GenerationResult(
             request.replace(steers=request.steers + tuple(applied)) if applied else request,
@@ -210,17 +214,14 @@ class Engine:
 
     # -- one image -----------------------------------------------------------------------------
 
-    def _generate_one(self, run: ImageRun, plan: SizePlan) -> np.ndarray:
+    def _generate_one(self, run: ImageRun, plan: SizePlan, mask: images.InpaintMask | None) -> np.ndarray:
         request, info = run.request, run.model.info
         width, height = plan.output_width, plan.output_height
         canvas = feathered = repaint = crop = None
         stage_width, stage_height = plan.working_width, plan.working_height
-        if request.mode is Mode.INPAINT:
-            canvas = request.init_image
-            feathered = images.feather_mask(request.mask, request.mask_feather_px)
-            repaint = images.repaint_region(feathered)
-            if request.inpaint_only_masked:  # the crop around the mask runs at the native size
-                crop = images.crop_around_mask(repaint, request.inpaint_padding_px, info.width / info.height)
+        if mask is not None:
+            canvas, feathered, repaint, crop = request.init_image, mask.feathered, mask.repaint, mask.crop
+            if crop is not None:  # the crop around the mask runs at the native size
                 stage_width, stage_height = info.width, info.height
         # 1. The first pass at the working size, its picture placed in the output.
         place = images.Placement(stage_width, stage_height, width, height, crop, canvas, feathered)

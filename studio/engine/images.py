@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from studio.engine.request import RepaintArea
+
 
 def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
@@ -161,3 +163,26 @@ class Placement:
         if self.feathered is not None:
             output = paste_back(self.canvas, output, self.feathered)
         return output
+
+
+@dataclass(frozen=True, eq=False)
+class InpaintMask:
+    """An inpaint's mask worked out once per request: the feathered blend weights, the region the
+    pipeline repaints, the "only masked" crop (None: the whole canvas) and what the UI is told."""
+
+    feathered: np.ndarray
+    repaint: np.ndarray
+    crop: CropBox | None
+    area: RepaintArea
+
+
+def inpaint_mask(mask: np.ndarray, feather_px: int, only_masked: bool, padding_px: int,
+                 aspect: float) -> InpaintMask:
+    feathered = feather_mask(mask, feather_px)
+    repaint = repaint_region(feathered)
+    crop = crop_around_mask(repaint, padding_px, aspect) if only_masked else None
+    rows, cols = np.flatnonzero(repaint.any(axis=1)), np.flatnonzero(repaint.any(axis=0))
+    changed = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+    weights = np.rint(feathered * 255).astype(np.uint8)
+    box = (crop.left, crop.top, crop.width, crop.height) if crop is not None else None
+    return InpaintMask(feathered, repaint, crop, RepaintArea(weights, changed, box))

@@ -274,6 +274,16 @@ class Schedule:
 
 
 @dataclass(frozen=True, eq=False)
+class RepaintArea:
+    """Where an inpaint may change the canvas, from the engine's one feathering of the mask (so the
+    previews and the undo step use the very weights the blend does)."""
+
+    weights: np.ndarray  # H x W uint8 at canvas size: the feathered mask, 255 = fully repainted
+    changed: tuple[int, int, int, int]  # left, top, width, height around every pixel it may change
+    crop: tuple[int, int, int, int] | None  # the "only masked" crop the previews show; None: all
+
+
+@dataclass(frozen=True, eq=False)
 class StepEvent:
     """Sent after every denoising step."""
 
@@ -289,6 +299,7 @@ class StepEvent:
     latent_std: float = 0.0  # spread of x_t after the step
     predicted_noise_std: float = 0.0  # size of what the UNet predicted (guided), this step
     schedule: Schedule | None = None  # on the first step of each pass: the schedule it walks
+    repaint_area: RepaintArea | None = None  # an inpaint's, on the first step of each pass
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,6 +10,8 @@ the canvas back as a Steer, which the engine applies where the picture changed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QObject, QRect, QTimer, Signal
 from PySide6.QtGui import QImage
 
@@ -18,6 +20,7 @@ from studio.engine.request import (
     GenerationResult,
     ModelInfo,
     PausedEvent,
+    RepaintArea,
     RequestError,
     Steer,
     StepEvent,
@@ -25,18 +28,33 @@ from studio.engine.request import (
 from studio.engine.resolution import plan_sizes
 from studio.ui.canvas import CanvasView
 from studio.ui.filmstrip import Filmstrip
-from studio.ui.image_convert import qimage_from_rgb
+from studio.ui.image_convert import alpha8_from_array, qimage_from_rgb
 from studio.ui.inspector import NoiseInspector
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters
 from studio.ui.progress import describe_step, format_duration
-from studio.ui.request_builder import RepaintArea, build_request, repaint_area
+from studio.ui.request_builder import build_request
 from studio.ui.result_view import ResultPanel
 from studio.ui.seed_panel import SeedState, random_seed
 from studio.ui.tools import ToolSettings
 from studio.ui.worker import EngineService
 
 LIVE_DEBOUNCE_MS = 200
+
+
+@dataclass(frozen=True, eq=False)
+class QtRepaintArea:
+    """An inpaint's RepaintArea in Qt's types: where the run may change the canvas, as the engine told
+    it on the run's first step (the engine feathers the mask once; previews and undo use its weights)."""
+
+    preview_mask: QImage  # Alpha8, canvas-sized: the feathered mask, so previews show only inside it
+    changed: QRect  # the box around every pixel the blend takes anything from: all a result can change
+    preview_region: QRect | None  # the "only masked" crop the previews stand for; None: the whole canvas
+
+    @classmethod
+    def from_engine(cls, area: RepaintArea) -> QtRepaintArea:
+        region = QRect(*area.crop) if area.crop is not None else None
+        return cls(alpha8_from_array(area.weights), QRect(*area.changed), region)
 
 
 class GenerationController(QObject):
@@ -77,7 +95,7 @@ class GenerationController(QObject):
         self._last_changed: QRect | None = None
         self.preview_count = 0  # previews shown for the active run (tests and benchmarks read it)
         self.model_info: ModelInfo | None = None
-        self._repaint_area: RepaintArea | None = None  # the running inpaint's, worked out once at its start
+        self._repaint_area: QtRepaintArea | None = None  # the running inpaint's, as the engine told it
         self._run_active = False  # between run_started and its end; model-loading failures have none
         self.paused_at: PausedEvent | None = None  # the pause the canvas shows, while a run waits
         self._refining = False  # the run is in its refine pass, which steers (and pauses) do not reach
@@ -238,7 +256,7 @@ class GenerationController(QObject):
         self._run_active = True
         self._refining = False
         self.preview_count = 0
-        self._repaint_area = repaint_area(request, self.model_info)
+        self._repaint_area = None  # an inpaint's comes with its first step
         self.inspector.start_run(request.steps)
         self.filmstrip.start_run()
         self.progress_changed.emit(0.0, "Loading model…" if not self._is_live(request) else "Live run…")
@@ -261,6 +279,8 @@ class GenerationController(QObject):
         progress = describe_step(event)
         self.progress_changed.emit(progress.fraction, progress.text)
         self.inspector.add_step(event)
+        if event.repaint_area is not None:
+            self._repaint_area = QtRepaintArea.from_engine(event.repaint_area)
         if event.preview is not None:
             self.preview_count += 1
             preview = qimage_from_rgb(event.preview)  # made here, on the GUI thread

@@ -6,15 +6,7 @@ means image-to-image, anything else is text-to-image at the canvas size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-from PySide6.QtCore import QRect
-from PySide6.QtGui import QImage
-
-from studio.engine import images
-from studio.engine.request import GenerationRequest, Mode, ModelInfo
-from studio.ui.image_convert import alpha8_from_array
+from studio.engine.request import GenerationRequest, Mode
 from studio.ui.layers import Document
 from studio.ui.lora_list import loras_from_text
 from studio.ui.parameters import GenerationParameters, RefineChoice
@@ -104,29 +96,3 @@ def refine_choice(refine_strength: float | None) -> RefineChoice:
     if refine_strength is None:
         return RefineChoice.AUTO
     return RefineChoice.ON if refine_strength > 0 else RefineChoice.OFF
-
-
-@dataclass(frozen=True, eq=False)
-class RepaintArea:
-    """Where an inpainting run may change the canvas, worked out once per run from the mask feathered
-    by the engine's own pure functions (so the two cannot disagree)."""
-
-    preview_mask: QImage  # Alpha8, canvas-sized: the feathered mask, so previews show only inside it
-    changed: QRect  # the box around every pixel the blend takes anything from: all a result can change
-    preview_region: QRect | None  # the "only masked" crop the previews stand for; None: the whole canvas
-
-
-def repaint_area(request: GenerationRequest, model: ModelInfo | None) -> RepaintArea | None:
-    """None for a run that is not an inpaint. The preview region needs the model's aspect ratio, so it
-    is None too until the model is known."""
-    if request.mode is not Mode.INPAINT:
-        return None
-    feathered = images.feather_mask(request.mask, request.mask_feather_px)  # the only time, on this side
-    repaint = images.repaint_region(feathered)
-    rows, cols = np.flatnonzero(repaint.any(axis=1)), np.flatnonzero(repaint.any(axis=0))
-    changed = QRect(int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
-    region = None
-    if request.inpaint_only_masked and model is not None:
-        box = images.crop_around_mask(repaint, request.inpaint_padding_px, model.width / model.height)
-        region = QRect(box.left, box.top, box.width, box.height)
-    return RepaintArea(alpha8_from_array(np.rint(feathered * 255).astype(np.uint8)), changed, region)

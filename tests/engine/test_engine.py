@@ -127,6 +127,7 @@ def test_inpainting_keeps_every_pixel_outside_the_feathered_mask(engine, request
     picture = _picture(90, 70)
     mask = np.zeros((70, 90), np.uint8)
     mask[20:40, 30:55] = 255
+    steps: list[StepEvent] = []
     result = engine.generate(
         request_for(
             mode=Mode.INPAINT,
@@ -136,12 +137,21 @@ def test_inpainting_keeps_every_pixel_outside_the_feathered_mask(engine, request
             strength=1.0,
             inpaint_only_masked=only_masked,
             inpaint_padding_px=6,
-        )
+        ),
+        on_step=steps.append,
     ).images[0]
     outside = feather_mask(mask, 3) == 0
     assert result.shape == picture.shape
     assert np.array_equal(result[outside], picture[outside])
     assert not np.array_equal(result[mask > 0], picture[mask > 0])
+    # The UI is told where the run may change the canvas on each pass's first step, from the same
+    # feathering as the blend.
+    area = steps[0].repaint_area
+    assert area is not None and all((event.repaint_area is area) == (event.step == 1) for event in steps)
+    assert np.array_equal(area.weights, np.rint(feather_mask(mask, 3) * 255))
+    rows, cols = np.flatnonzero((~outside).any(axis=1)), np.flatnonzero((~outside).any(axis=0))
+    assert area.changed == (cols[0], rows[0], cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1)
+    assert (area.crop is not None) == only_masked
 
 
 def test_model_can_change_between_requests(engine, tiny_model_dir, tmp_path):

@@ -9,12 +9,14 @@ from collections.abc import Callable
 import numpy as np
 
 from studio.engine.control import RunControl
+from studio.engine.images import inpaint_mask
 from studio.engine.request import (
     Cancelled,
     EngineError,
     ForwardFrame,
     GenerationRequest,
     GenerationResult,
+    Mode,
     ModelInfo,
     PausedEvent,
     Steer,
@@ -67,6 +69,10 @@ class FakeEngine:
             raise EngineError(self.fail_with)
         width, height = request.width or self.size, request.height or self.size
         started = time.perf_counter()
+        area = None
+        if request.mode is Mode.INPAINT:  # told like the engine's, with the engine's own function
+            area = inpaint_mask(request.mask, request.mask_feather_px, request.inpaint_only_masked,
+                                request.inpaint_padding_px, aspect=1.0).area
         images, seeds = [], []
         for index in range(request.batch_count):
             for step in range(1, request.steps + 1):
@@ -82,7 +88,8 @@ class FakeEngine:
                     shade = int(255 * step / request.steps)
                     on_step(StepEvent(index, request.batch_count, step, request.steps, 1000.0 - step,
                                       float(request.steps - step), np.full((16, 16, 3), shade, np.uint8),
-                                      time.perf_counter() - started))
+                                      time.perf_counter() - started,
+                                      repaint_area=area if step == 1 else None))
                 if control is not None and control.pause_requested():
                     picture = np.full((height, width, 3), (90, 140, 220), np.uint8)
                     on_pause(PausedEvent(index, step, request.steps, picture))

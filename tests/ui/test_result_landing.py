@@ -1,5 +1,6 @@
-"""From Generate to the canvas, each piece of work done once: the mask feathered once on the GUI
-thread, each result made a QImage once and shared, and an inpaint's undo step only its box."""
+"""From Generate to the canvas, each piece of work done once: the mask feathered once per run (by the
+engine, which tells the UI), each result made a QImage once and shared, and an inpaint's undo step
+only its box."""
 
 from __future__ import annotations
 
@@ -45,23 +46,34 @@ def test_each_result_becomes_a_qimage_once_for_the_canvas_and_the_panel(window, 
     assert panel.view.image is window.document.last_result  # one picture, shared
 
 
-def test_an_inpaint_feathers_its_mask_once_on_the_gui_thread(window, qtbot, fake_engine, monkeypatch) -> None:
-    with qtbot.waitSignal(window.service.model_ready, timeout=TIMEOUT_MS):  # the crop needs its aspect
-        window.service.request_model_load(window.parameters.model, window.parameters.precision)
-    on_gui_thread = []
+def test_an_inpaint_feathers_its_mask_once_for_the_batch_in_the_engine_thread(
+    real_window, qtbot, monkeypatch
+) -> None:
+    window = real_window
+    in_gui_thread = []
     original = images.feather_mask
 
     def spy(mask, feather_px):
-        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        in_gui_thread.append(threading.current_thread() is threading.main_thread())
         return original(mask, feather_px)
 
     monkeypatch.setattr(images, "feather_mask", spy)
-    window.parameters.inpaint_only_masked, window.parameters.steps = True, 3
+    shown = []
+    show_preview = window.canvas.set_preview
+    monkeypatch.setattr(window.canvas, "set_preview", lambda *args: (shown.append(args), show_preview(*args)))
+    window.parameters.inpaint_only_masked, window.parameters.steps = True, 2
+    window.parameters.batch_count = 2
     window.tool_settings.mask_feather = 2
     window.document.add_mask_rect(QRect(20, 20, 16, 16))
-    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.service.finished, timeout=TIMEOUT_MS) as finished:
         window.generate_action.trigger()
-    assert on_gui_thread == [True]
+    assert in_gui_thread == [False]
+    assert len(finished.args[0].images) == 2
+    # The engine's area reached the canvas: every preview is clipped to its crop and its mask.
+    previews = [args for args in shown if args[0] is not None]
+    assert previews
+    for _picture, region, mask in previews:
+        assert region.contains(QRect(20, 20, 16, 16)) and mask.size() == window.document.size()
 
 
 def test_an_inpaint_result_is_undone_from_its_box_alone_pixel_for_pixel(window, qtbot) -> None:
