@@ -259,7 +259,13 @@ class GenerationController(QObject):
         self._repaint_area = None  # an inpaint's comes with its first step
         self.inspector.start_run(request.steps)
         self.filmstrip.start_run()
-        self.progress_changed.emit(0.0, "Loading model…" if not self._is_live(request) else "Live run…")
+        if self._is_live(request):
+            starting = "Live run…"
+        elif self.model_info is None or self.model_info.source != request.model:
+            starting = "Loading model…"
+        else:
+            starting = "Starting…"
+        self.progress_changed.emit(0.0, starting)
         self._say_working_size(request)
 
     def _say_working_size(self, request: GenerationRequest) -> None:

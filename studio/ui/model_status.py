@@ -37,12 +37,12 @@ class ModelStatus(QObject):
         super().__init__(parent)
         self.state = ModelState.NONE
         self.info: ModelInfo | None = None
-        self._loading_source = ""
+        self.loading_source = ""  # the model being loaded, or the last one that was
         self._failed = False
         self.last_ready_source: str | None = None  # the source of the last model that loaded
 
     def loading(self, source: str) -> None:
-        self.state, self._loading_source, self._failed = ModelState.LOADING, source, False
+        self.state, self.loading_source, self._failed = ModelState.LOADING, source, False
         self.changed.emit()
 
     def ready(self, info: ModelInfo) -> None:
@@ -66,7 +66,7 @@ class ModelStatus(QObject):
     def label(self) -> str:
         """The status bar's model field."""
         if self.state is ModelState.LOADING:
-            return f"Model: loading {describe_model(self._loading_source)}…"
+            return f"Model: loading {describe_model(self.loading_source)}…"
         if self.state is ModelState.READY and self.info is not None:
             info = self.info
             precision = info.precision
@@ -107,7 +107,7 @@ class ModelLoader(QObject):
         service.model_loading.connect(status.loading)
         service.model_ready.connect(status.ready)
         service.model_ready.connect(self._on_model_ready)
-        service.failed.connect(self._on_engine_failed)
+        service.model_failed.connect(self._on_model_failed)
 
     def load_chosen_model(self) -> None:
         self.service.request_model_load(self.parameters.model, self.parameters.precision)
@@ -137,11 +137,15 @@ class ModelLoader(QObject):
                 10000,
             )
 
-    def _on_engine_failed(self, message: str) -> None:
+    def _on_model_failed(self, message: str) -> None:
         """A model that fails to load gives way to the one that worked before it, loaded again with
-        the settings as they are, so the next Generate works."""
+        the settings as they are, so the next Generate works. A load that was not of the chosen model
+        (an exploration's or a superseded run's) brings the chosen one back."""
         loading = self.status.state is ModelState.LOADING
         self.status.load_failed()
+        if loading and self.status.loading_source != self.parameters.model:
+            self.load_chosen_model()  # its job says what failed; the chosen model is no worse for it
+            return
         previous = self.status.last_ready_source
         if loading and previous is not None and previous != self.parameters.model:
             self.show_error(f"{message} Back to {describe_model(previous)}, which loaded before.")

@@ -198,6 +198,7 @@ class EngineService(QObject):
 
     model_loading = Signal(str)
     model_ready = Signal(object)
+    model_failed = Signal(str)  # a model load failed, in whichever job: the model status hears of it
     run_started = Signal(object)  # GenerationRequest
     step = Signal(object)
     paused = Signal(object)  # PausedEvent
@@ -228,8 +229,8 @@ class EngineService(QObject):
         self._run_requested.connect(self._worker.run_job)
         self._explore_requested.connect(self._worker.exploration_job)
         # Whichever job loaded it, the model is the one the engine has now: never stale.
-        self._worker.model_loading.connect(lambda _job_id, source: self.model_loading.emit(source))
-        self._worker.model_ready.connect(lambda _job_id, info: self.model_ready.emit(info))
+        self._worker.model_loading.connect(self._on_model_loading)
+        self._worker.model_ready.connect(self._on_model_ready)
         self._worker.started.connect(self._on_started)
         self._worker.step.connect(self._on_step)
         self._worker.paused.connect(self._on_paused)
@@ -242,6 +243,7 @@ class EngineService(QObject):
         self._controls: dict[int, RunControl] = {}  # runs and explorations queued or going
         self._model_loads: set[int] = set()  # model-load jobs queued or going
         self._explorations: set[int] = set()  # forward-process jobs queued or going
+        self._loading_in: set[int] = set()  # jobs of any kind loading a model right now
         self._current_run: int | None = None  # the latest run job: the only one the UI hears of
         self._current_exploration: int | None = None  # the latest: the only one the UI hears of
         self._busy = False
@@ -360,18 +362,31 @@ class EngineService(QObject):
         if job_id == self._current_run:
             self.cancelled.emit()
 
+    def _on_model_loading(self, job_id: int, source: str) -> None:
+        self._loading_in.add(job_id)
+        self.model_loading.emit(source)
+
+    def _on_model_ready(self, job_id: int, info: ModelInfo) -> None:
+        self._loading_in.discard(job_id)
+        self.model_ready.emit(info)
+
     def _on_failed(self, job_id: int, message: str) -> None:
         # Model loads and the current run fail on `failed`; the current exploration on its own signal
-        # (no run failed). Superseded runs and explorations stay silent.
+        # (no run failed). Superseded runs and explorations stay silent, but a model load that failed
+        # in any job is told after, on `model_failed` (its words of going back come last).
         if job_id == self._current_exploration:
             self.exploration_failed.emit(message)
         elif job_id in self._model_loads or job_id == self._current_run:
             self.failed.emit(message)
+        if job_id in self._loading_in:
+            self._loading_in.discard(job_id)
+            self.model_failed.emit(message)
 
     def _on_job_done(self, job_id: int) -> None:
         self._controls.pop(job_id, None)
         self._model_loads.discard(job_id)
         self._explorations.discard(job_id)
+        self._loading_in.discard(job_id)
         if job_id == self._current_exploration:
             self._current_exploration = None
         if job_id == self._current_run:

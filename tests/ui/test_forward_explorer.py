@@ -7,6 +7,8 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor
 
 from studio.engine.forward_process import FORWARD_STOPS
+from studio.ui.model_status import ModelState
+from studio.ui.request_builder import forward_request
 from studio.ui.tools import ToolName
 from tests.ui.conftest import RUN_TIMEOUT_MS, drag
 from tests.ui.fake_engine import FakeEngine
@@ -89,3 +91,18 @@ def test_a_failed_exploration_says_why_and_tries_again_later(make_window, qtbot)
     explorer.refresh()
     qtbot.waitUntil(lambda: len(explorer.frames) == 3, timeout=RUN_TIMEOUT_MS)
     assert not window.service.busy  # an exploration is not a run: Generate stays free
+
+
+def test_a_model_that_fails_to_load_in_an_exploration_never_leaves_the_model_loading(window, qtbot):
+    # An exploration loads its request's model if the engine has another: a failure there is a model
+    # failure too (the status must not stay "loading"), and the chosen model comes back.
+    with qtbot.waitSignal(window.service.model_ready, timeout=RUN_TIMEOUT_MS):
+        window.model_loader.load_chosen_model()
+    chosen = window.parameters.model
+    request = forward_request(window.document, window.parameters, seed=3).replace(model="missing-model")
+    with qtbot.waitSignal(window.service.exploration_failed, timeout=RUN_TIMEOUT_MS) as failed:
+        window.service.explore_forward(request)
+    assert "No model at missing-model" in failed.args[0]
+    qtbot.waitUntil(lambda: window.model_status.state is ModelState.READY, timeout=RUN_TIMEOUT_MS)
+    assert window.model_status.info.source == chosen and window.parameters.model == chosen
+    assert "Could not" in window.forward_explorer.status.text()

@@ -27,6 +27,8 @@ def test_model_sets_canvas_size_and_run_lands_one_preview_per_step(real_window, 
     assert (window.document.size().width(), window.document.size().height()) == (64, 64)
     seen: list[tuple[int, bool]] = []
     window.service.step.connect(lambda event: seen.append((event.step, window.canvas.preview is not None)))
+    progress_texts: list[str] = []
+    window.generation.progress_changed.connect(lambda _fraction, text: progress_texts.append(text))
     with qtbot.waitSignal(window.service.run_started, timeout=RUN_TIMEOUT_MS):
         window.generate_action.trigger()
     assert window.prompt_panel.action_button.text() == CANCEL_TEXT
@@ -35,6 +37,7 @@ def test_model_sets_canvas_size_and_run_lands_one_preview_per_step(real_window, 
     result = finished.args[0]
     assert result.request.mode is Mode.TEXT_TO_IMAGE
     assert seen == [(step, True) for step in range(1, 7)]
+    assert progress_texts[0] == "Starting…"  # the model is loaded already: no "Loading model…"
     assert window.generation.preview_count == 6
     assert window.canvas.preview is None
     assert np.array_equal(window.document.flattened_rgb(), result.images[0])
