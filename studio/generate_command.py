@@ -9,9 +9,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from studio.engine.metadata import read_request
+from studio.engine.picture_files import read_mask, read_picture
 from studio.engine.request import (
     MAX_SEED,
     GenerationRequest,
@@ -23,22 +24,6 @@ from studio.engine.request import (
     Steer,
     StepEvent,
 )
-
-
-def _read_image(path: Path, what: str, mode: str) -> np.ndarray:
-    try:
-        with Image.open(path) as image:  # a photo upright, as its EXIF orientation says (the app does too)
-            return np.asarray(ImageOps.exif_transpose(image).convert(mode))
-    except FileNotFoundError:
-        raise RequestError(f"{what} file not found: {path}") from None
-    except Image.DecompressionBombError:
-        limit = Image.MAX_IMAGE_PIXELS or 0
-        raise RequestError(
-            f"{what} {path} has more than {2 * limit / 1e6:.0f} million pixels, over Pillow's guard against "
-            "decompression bombs: scale it down first"
-        ) from None
-    except (UnidentifiedImageError, OSError) as error:
-        raise RequestError(f"{what} {path} is not an image Pillow can read ({error})") from None
 
 
 def _mask_to_image_size(mask: np.ndarray, image: np.ndarray, scale: bool) -> np.ndarray:
@@ -71,8 +56,8 @@ def build_request(
     def given(value, field: str):
         return value if value is not None else getattr(fallback, field)
 
-    init_image = _read_image(args.init, "init image", "RGB") if args.init else None
-    mask = _read_image(args.mask, "mask", "L") if args.mask else None
+    init_image = read_picture(args.init, "init image") if args.init else None
+    mask = read_mask(args.mask, "mask") if args.mask else None
     if mask is not None and init_image is None and fallback.init_image is None:
         raise RequestError("--mask needs --init: the image to repaint")
     init_image, mask = given(init_image, "init_image"), given(mask, "mask")
@@ -117,8 +102,8 @@ def build_request(
 def _steer_from(args: argparse.Namespace) -> Steer:
     steer = Steer(
         at_step=args.steer_at,
-        image=_read_image(args.steer_image, "steer image", "RGB") if args.steer_image else None,
-        mask=_read_image(args.steer_mask, "steer mask", "L") if args.steer_mask else None,
+        image=read_picture(args.steer_image, "steer image") if args.steer_image else None,
+        mask=read_mask(args.steer_mask, "steer mask") if args.steer_mask else None,
         prompt=args.steer_prompt,
         guidance_scale=args.steer_cfg,
     )

@@ -16,6 +16,7 @@ DEFAULT_MODEL = ""  # the embedded Landscapes model under resources/models/
 MAX_SEED = 2**32 - 1
 # What the app's panels offer (and pasted-in metadata is clamped to), named once for both sides.
 MIN_CANVAS_PX, MAX_CANVAS_PX, CANVAS_STEP_PX = 64, 2048, 8
+MIN_OUTPUT_PX, MAX_OUTPUT_PX = 8, 4096  # what a request may ask for (the command line: --size)
 MAX_MASK_FEATHER_PX, MAX_INPAINT_PADDING_PX = 128, 512
 
 
@@ -224,8 +225,19 @@ class GenerationRequest:
             raise RequestError("mask feather and inpaint padding cannot be negative")
         for name in ("width", "height"):
             value = getattr(self, name)
-            if value is not None and not 8 <= int(value) <= 4096:
-                raise RequestError(f"{name} must be between 8 and 4096 pixels, got {value}")
+            if value is not None and not MIN_OUTPUT_PX <= int(value) <= MAX_OUTPUT_PX:
+                raise RequestError(
+                    f"{name} must be between {MIN_OUTPUT_PX} and {MAX_OUTPUT_PX} pixels, got {value}"
+                )
+        if self.init_image is not None:  # a side not asked for is the init image's
+            image_height, image_width = self.init_image.shape[:2]
+            made = (self.width or image_width, self.height or image_height)
+            if not all(MIN_OUTPUT_PX <= side <= MAX_OUTPUT_PX for side in made):
+                raise RequestError(
+                    f"the init image is {image_width}x{image_height} and the picture would be made at "
+                    f"{made[0]}x{made[1]}, outside {MIN_OUTPUT_PX}-{MAX_OUTPUT_PX} pixels a side: ask for a "
+                    "size in that range (the init image is scaled to it)"
+                )
         if self.mode in (Mode.IMAGE_TO_IMAGE, Mode.INPAINT) and self.init_image is None:
             raise RequestError(f"{self.mode.value} needs an init image")
         if self.mode is Mode.INPAINT:

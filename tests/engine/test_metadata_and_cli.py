@@ -296,14 +296,14 @@ def test_a_write_that_fails_half_way_leaves_no_file_under_the_final_name(tmp_pat
 
 
 def test_an_init_photo_comes_upright_as_its_exif_says(tmp_path):
-    from studio.generate_command import _read_image
+    from studio.engine.picture_files import read_picture
 
     photo = Image.new("RGB", (40, 30), (0, 0, 255))
     photo.paste((255, 0, 0), (0, 0, 20, 30))  # red left half
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to show"
     photo.save(tmp_path / "photo.jpg", exif=exif.tobytes(), quality=95)
-    upright = _read_image(tmp_path / "photo.jpg", "init image", "RGB")
+    upright = read_picture(tmp_path / "photo.jpg")
     assert upright.shape == (40, 30, 3) and upright[2, 15, 0] > 150  # the red half is now on top
 
 

@@ -56,7 +56,7 @@ def test_images_are_copied_and_frozen():
 
 def test_boolean_mask_becomes_255():
     request = GenerationRequest(
-        mode=Mode.INPAINT, init_image=np.zeros((4, 4, 3), np.uint8), mask=np.eye(4, dtype=bool)
+        mode=Mode.INPAINT, init_image=np.zeros((8, 8, 3), np.uint8), mask=np.eye(8, dtype=bool)
     )
     assert request.mask.dtype == np.uint8 and request.mask.max() == 255
 
@@ -69,7 +69,7 @@ def test_batch_seeds_wrap_around():
 def test_describe_is_plain_data():
     import json
 
-    request = GenerationRequest(mode=Mode.IMAGE_TO_IMAGE, init_image=np.zeros((5, 7, 3), np.uint8))
+    request = GenerationRequest(mode=Mode.IMAGE_TO_IMAGE, init_image=np.zeros((9, 11, 3), np.uint8))
     described = json.loads(json.dumps(request.describe()))
-    assert described["init_image"] == {"width": 7, "height": 5}
+    assert described["init_image"] == {"width": 11, "height": 9}
     assert described["mode"] == "image-to-image"
