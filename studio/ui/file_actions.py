@@ -1,6 +1,6 @@
 """The File menu's work: new, open a picture or a document, save the document or a PNG that keeps
-its settings, export, put a gallery picture on the canvas, and the question before unsaved strokes
-are lost.
+its settings, export, put a gallery picture on the canvas, paste a picture, and the question before
+unsaved strokes are lost.
 
 - Documents (.lsdoc, studio/ui/document_file.py) hold both layers, the prompt and the panels'
   settings, and open again identical.
@@ -8,7 +8,8 @@ are lost.
   included, as `generate` writes it) when the canvas is exactly the last result, and otherwise the
   panels' settings in AUTOMATIC1111's "parameters" text, so other tools can read them too.
 - Opening a PNG restores what it records into the panels and says in one line what it could not
-  (studio/ui/restore_settings.py); other formats open as plain pictures.
+  (studio/ui/restore_settings.py); other formats open as plain pictures. Pictures are read by
+  studio/ui/picture_reading.py, pasted ones too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import PngImagePlugin
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from studio.engine.metadata import PARAMETERS_KEY, parameters_text, save_png, write_png
@@ -34,6 +35,7 @@ from studio.ui.document_file import (
 )
 from studio.ui.layers import Document
 from studio.ui.parameters import GenerationParameters, describe_model
+from studio.ui.picture_reading import picture_from_clipboard, read_picture
 from studio.ui.request_builder import build_request
 from studio.ui.restore_settings import restore_settings
 from studio.ui.seed_panel import SeedState
@@ -48,24 +50,6 @@ EXPORT_FILTER = "PNG picture with its settings (*.png);;JPEG or WebP picture, no
 # What a document keeps of the panels besides the prompt: how the next run goes, not the app's state.
 DOCUMENT_SETTINGS = ("steps", "guidance_scale", "scheduler", "strength", "batch_count", "use_canvas_as_init",
                      "inpaint_only_masked", "inpaint_padding_px", "resolution", "refine", "refine_strength")
-
-
-def read_picture(path: Path) -> tuple[QImage | None, str]:
-    """(the picture, "") or (None, what is wrong). Photos come upright (their EXIF orientation is
-    applied), an animation gives its first frame, and transparency stays (the canvas shows it over
-    white, as a painting layer does); Qt's 256 MB allocation limit refuses decompression bombs."""
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    size = reader.size()  # from the header, before any pixel is decoded
-    image = reader.read()
-    if not image.isNull():
-        return image, ""
-    if not path.exists():
-        return None, "the file is not there"
-    if size.isValid() and size.width() * size.height() * 4 > QImageReader.allocationLimit() * 1024 * 1024:
-        return None, (f"at {size.width()}x{size.height()} it is too large to paint on "
-                      f"(over {QImageReader.allocationLimit()} MB); scale it down first")
-    return None, f"not a picture this app can read ({reader.errorString()})"
 
 
 class DocumentFiles:
@@ -174,6 +158,19 @@ class DocumentFiles:
             return
         self.document.load_image(image, f"From the gallery: {path.name}")
         self._canvas_replaced()
+
+    def paste(self, mime: QMimeData) -> bool:
+        """Edit > Paste: a copied picture (or picture file) onto the paint layer as one undo step,
+        scaled down to fit the canvas if it is larger and centred; transparent parts keep what is
+        under them. The canvas keeps its size: what is painted stays."""
+        image, problem, source = picture_from_clipboard(mime)
+        if image is None:
+            self.show_error(f"Could not paste {source}: {problem}. The canvas is as it was.")
+            return False
+        placed = self.document.paste_picture(image)
+        scaled = "" if placed.size() == image.size() else f", scaled to {placed.width()}x{placed.height()}"
+        self.status(f"Pasted {source} ({image.width()}x{image.height()}{scaled}); Ctrl+Z undoes it")
+        return True
 
     def restore_from_file(self, path: Path) -> None:
         """Everything the file records, its model, init image and mask included (the person asked)."""

@@ -42,8 +42,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.file_actions import read_picture
 from studio.ui.gallery_store import THUMBNAIL_PX, GalleryEntry, GalleryStore
+from studio.ui.picture_reading import read_picture
 from studio.ui.result_view import ImageView
 
 THUMBNAIL_CACHE_SIZE = 600  # a few screens of thumbnails; older ones are decoded again when needed

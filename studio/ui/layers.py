@@ -16,6 +16,10 @@ from PySide6.QtGui import QColor, QImage, QPainter, QUndoCommand, QUndoStack
 from studio.ui.image_convert import alpha8_from_array, alpha_view, qimage_from_rgb
 from studio.ui.observable import Observable
 
+# Steps kept for Ctrl+Z. Each holds pixels (a 512x512 result about 2 MB), so an unbounded history grows
+# with every run: 1,000 generations would hold gigabytes. Painting apps keep a bounded one too.
+UNDO_LIMIT = 100
+
 PAINT_FORMAT = QImage.Format.Format_ARGB32_Premultiplied
 MASK_FORMAT = QImage.Format.Format_Alpha8  # alpha 255 = "repaint here", as GenerationRequest.mask
 BACKGROUND = QColor(255, 255, 255)
@@ -48,6 +52,7 @@ class Document(QObject):
     def __init__(self, width: int = 512, height: int = 512, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
         self.paint = Layer(LayerKind.PAINT, QSize(width, height))
         self.mask = Layer(LayerKind.MASK, QSize(width, height))
         self.last_result: QImage | None = None
@@ -164,6 +169,23 @@ class Document(QObject):
     def put_picture(self, rgb: np.ndarray, text: str) -> None:
         """A canvas-sized picture on the paint layer as one undo step (a paused run's guess)."""
         self.replace_region(self.paint, QPoint(0, 0), qimage_from_rgb(rgb), text)
+
+    def paste_picture(self, picture: QImage) -> QRect:
+        """`picture` over the paint layer as one undo step "Paste": scaled down (never up) to fit the
+        canvas, centred, drawn over what is there (its transparent parts keep it). Where it landed."""
+        size = picture.size()
+        if size.width() > self.size().width() or size.height() > self.size().height():
+            size = size.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        placed = QRect(QPoint(0, 0), size)
+        placed.moveCenter(self.rect().center())
+        placed = placed.intersected(self.rect())
+        pixels = self.paint.image.copy(placed)  # what is under it, for the transparent parts
+        painter = QPainter(pixels)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawImage(pixels.rect(), picture)
+        painter.end()
+        self.replace_region(self.paint, placed.topLeft(), pixels, "Paste")
+        return placed
 
     def set_last_result(self, image: QImage | None) -> None:
         self.last_result = image

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QProgressBar, QUndoView
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QProgressBar, QUndoView
 
 from studio.ui.autosave import Autosaver
 from studio.ui.canvas import CanvasView
@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         build_menus(self.menuBar(), [
             ("&File", [self.new_action, self.open_action, self.save_action, self.save_as_action,
                        self.export_action, None, self.search_gallery_action, None, self.quit_action]),
-            ("&Edit", [self.undo_action, self.redo_action, None, self.clear_action, None,
+            ("&Edit", [self.undo_action, self.redo_action, None, self.paste_action, self.clear_action, None,
                        self.invert_mask_action, self.clear_mask_action]),
             ("&View", [self.fit_action, self.actual_size_action, self.zoom_in_action, self.zoom_out_action,
                        None, self.show_mask_action]),
@@ -193,6 +193,11 @@ class MainWindow(QMainWindow):
         self.search_gallery_action = self._action("Search the gallery", ["Ctrl+F"], self.search_gallery)
         self.quit_action = self._action("Quit", ["Ctrl+Q"], self.close)
         self.clear_action = self._action("Clear canvas", ["Ctrl+Backspace"], self.document.clear_paint)
+        # A text box with the focus keeps Ctrl+V for its text (Qt gives it the shortcut first).
+        self.paste_action = self._action(
+            "Paste picture", QKeySequence.StandardKey.Paste,
+            lambda: self.files.paste(QApplication.clipboard().mimeData()),
+        )
         self.generate_action = self._action("Generate", ["Ctrl+Return", "Ctrl+Enter"], self.start_run)
         self.cancel_action = self._action("Cancel", ["Esc"], self.cancel_generation)
         self.pause_action = self._action(
