@@ -34,6 +34,18 @@ def _sixteen_bit_grey() -> bytes:
     return png_bytes(Image.fromarray(grey))
 
 
+def _noise_png() -> bytes:
+    return png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 256, (150, 200, 3), np.uint8)))
+
+
+def _photo_jpeg() -> bytes:
+    return png_bytes(half_red_half_blue(size=(200, 150)), format="JPEG", quality=95)
+
+
+def _cut_in_half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
 def _exif_rotated() -> bytes:
     """A 40x30 photo whose EXIF says "rotate 90° clockwise to show" (orientation 6)."""
     exif = Image.Exif()
@@ -91,6 +103,8 @@ REFUSED: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "random bytes named .jpg": ("a.jpg", lambda: np.random.default_rng(0).bytes(5000), "not a picture"),
     "png signature only": ("a.png", lambda: b"\x89PNG\r\n\x1a\n", "not a picture"),
     "png cut after its header": ("a.png", lambda: png_bytes(half_red_half_blue())[:40], "not a picture"),
+    "png cut in half": ("a.png", lambda: _cut_in_half(_noise_png()), "not a picture"),
+    "jpeg cut in half": ("a.jpg", lambda: _cut_in_half(_photo_jpeg()), "damaged"),
     "decompression bomb (20000x20000)": ("a.png", lambda: png_bytes(Image.new("1", (20_000, 20_000))),
                                          "too large"),
 }

@@ -223,6 +223,22 @@ class GenerationRequest:
             raise RequestError(f"batch count must be between 1 and 64, got {self.batch_count}")
         if self.mask_feather_px < 0 or self.inpaint_padding_px < 0:
             raise RequestError("mask feather and inpaint padding cannot be negative")
+        self._check_output_size()
+        if self.mode in (Mode.IMAGE_TO_IMAGE, Mode.INPAINT) and self.init_image is None:
+            raise RequestError(f"{self.mode.value} needs an init image")
+        if self.mode is Mode.INPAINT:
+            if self.mask is None:
+                raise RequestError("inpainting needs a mask: brush over the part to repaint")
+            if self.mask.shape != self.init_image.shape[:2]:
+                raise RequestError(
+                    f"the mask is {self.mask.shape[1]}x{self.mask.shape[0]} but the image is "
+                    f"{self.init_image.shape[1]}x{self.init_image.shape[0]}"
+                )
+            if not self.mask.any():
+                raise RequestError("the mask is empty: brush over the part to repaint")
+
+    def _check_output_size(self) -> None:
+        """The size asked for, or the init image's where none is asked, within what a request may make."""
         for name in ("width", "height"):
             value = getattr(self, name)
             if value is not None and not MIN_OUTPUT_PX <= int(value) <= MAX_OUTPUT_PX:
@@ -238,18 +254,6 @@ class GenerationRequest:
                     f"{made[0]}x{made[1]}, outside {MIN_OUTPUT_PX}-{MAX_OUTPUT_PX} pixels a side: ask for a "
                     "size in that range (the init image is scaled to it)"
                 )
-        if self.mode in (Mode.IMAGE_TO_IMAGE, Mode.INPAINT) and self.init_image is None:
-            raise RequestError(f"{self.mode.value} needs an init image")
-        if self.mode is Mode.INPAINT:
-            if self.mask is None:
-                raise RequestError("inpainting needs a mask: brush over the part to repaint")
-            if self.mask.shape != self.init_image.shape[:2]:
-                raise RequestError(
-                    f"the mask is {self.mask.shape[1]}x{self.mask.shape[0]} but the image is "
-                    f"{self.init_image.shape[1]}x{self.init_image.shape[0]}"
-                )
-            if not self.mask.any():
-                raise RequestError("the mask is empty: brush over the part to repaint")
 
     def replace(self, **changes: Any) -> GenerationRequest:
         return dataclasses.replace(self, **changes)

@@ -9,9 +9,19 @@ what is wrong, in words for the person).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QMessageLogContext,
+    QMimeData,
+    QtMsgType,
+    qInstallMessageHandler,
+)
 from PySide6.QtGui import QImage, QImageReader
 
 # What other programs put on the clipboard for a copied picture, as encoded files, best first.
@@ -54,10 +64,31 @@ def picture_from_clipboard(mime: QMimeData) -> tuple[QImage | None, str, str]:
 def _read(reader: QImageReader) -> tuple[QImage | None, str]:
     reader.setAutoTransform(True)
     size = reader.size()  # from the header, before any pixel is decoded
-    image = reader.read()
+    with _truncation_heard() as truncated:
+        image = reader.read()
+    if truncated:
+        return None, "damaged: the file ends before the picture does (it was cut off while copying?)"
     if not image.isNull():
         return image, ""
     if size.isValid() and size.width() * size.height() * 4 > QImageReader.allocationLimit() * 1024 * 1024:
         return None, (f"at {size.width()}x{size.height()} it is too large to paint on "
                       f"(over {QImageReader.allocationLimit()} MB); scale it down first")
     return None, f"not a picture this app can read ({reader.errorString()})"
+
+
+@contextmanager
+def _truncation_heard() -> Iterator[list[str]]:
+    """Qt's JPEG reader gives a cut-off file's top part, grey below, and says so only in a log
+    message; listening for that message during the read is the one way to refuse it. Only
+    "premature end" counts: other "Corrupt JPEG data" warnings come with photos that decode whole."""
+    heard: list[str] = []
+
+    def listen(_kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
+        if (context.category or "").startswith("qt.gui.imageio") and "premature end" in message:
+            heard.append(message)
+
+    previous = qInstallMessageHandler(listen)
+    try:
+        yield heard
+    finally:
+        qInstallMessageHandler(previous)
