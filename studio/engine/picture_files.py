@@ -25,22 +25,20 @@ _WIDE_GREY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 def read_picture(path: Path, what: str = "init image") -> np.ndarray:
     """H x W x 3 uint8 RGB; transparency shows white."""
-    image = _open(path, what)
-    if _has_alpha(image):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
-    return np.asarray(image.convert("RGB"))
+    return np.asarray(_over(_open(path, what), (255, 255, 255)).convert("RGB"))
 
 
 def read_mask(path: Path, what: str = "mask") -> np.ndarray:
     """H x W uint8, 255 = repaint: the brightness, times the alpha where there is one."""
-    image = _open(path, what)
-    if _has_alpha(image):
-        rgba = image.convert("RGBA")
-        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return np.asarray(Image.alpha_composite(black, rgba).convert("L"))
-    return np.asarray(image.convert("L"))
+    return np.asarray(_over(_open(path, what), (0, 0, 0)).convert("L"))
+
+
+def _over(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """The image composited over a plain background where it has transparency, else as it is."""
+    if not _has_alpha(image):
+        return image
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba)
 
 
 def _open(path: Path, what: str) -> Image.Image:

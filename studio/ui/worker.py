@@ -255,6 +255,11 @@ class EngineService(QObject):
         """True while the latest run is queued or going."""
         return self._busy
 
+    @property
+    def idle(self) -> bool:
+        """True when no job of any kind (run, model load, exploration) is queued or going."""
+        return not self._controls and not self._model_loads
+
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:
             self._busy = busy
