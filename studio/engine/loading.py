@@ -186,10 +186,44 @@ def _load_folder(path: Path, dtype: torch.dtype) -> DiffusionPipeline:
     index_file = path / "model_index.json"
     if not index_file.is_file():
         raise EngineError(f"{path} is not a diffusers model folder: it has no model_index.json.")
+    _check_folder_parts(path, index_file)
     _check_no_pickled_only_weights(path)
-    return AutoPipelineForText2Image.from_pretrained(
-        path, dtype=dtype, local_files_only=True, use_safetensors=True, **_no_safety_checker(index_file)
-    )
+    try:
+        return AutoPipelineForText2Image.from_pretrained(
+            path, dtype=dtype, local_files_only=True, use_safetensors=True, **_no_safety_checker(index_file)
+        )
+    except (OSError, ValueError, RuntimeError) as error:
+        if "Unable to load weights" not in str(error):
+            raise
+        raise EngineError(
+            f"A weights file in {path} is damaged or cut short ({first_line(error)}). Copy the model "
+            "folder again from where it came from."
+        ) from error
+
+
+def _check_folder_parts(path: Path, index_file: Path) -> None:
+    """What diffusers would say cryptically (or not at all), said in words: an index that is not
+    JSON, a pipeline without a UNet (the engine denoises with one), a part the index lists missing."""
+    try:
+        index = json.loads(index_file.read_text())
+    except (OSError, ValueError) as error:
+        raise EngineError(
+            f"{index_file} is damaged: {first_line(error)}. Copy the model folder again."
+        ) from None
+    if not isinstance(index, dict):
+        raise EngineError(f"{index_file} is damaged: it is not a table of the model's parts.")
+    if "unet" not in index:
+        raise EngineError(
+            f"{path} is a {index.get('_class_name', 'unknown')} model, which Latent Studio cannot run: it "
+            "runs Stable Diffusion models with a UNet (1.x, 2.x, SDXL and their LCM and Turbo versions)."
+        )
+    parts = [name for name, value in index.items() if isinstance(value, list) and None not in value]
+    missing = [name for name in parts if not (path / name).is_dir()]
+    if missing:
+        raise EngineError(
+            f"{path} lacks part of the model: no {', '.join(missing)} folder (model_index.json lists it). "
+            "Copy the whole model folder again."
+        )
 
 
 def _load_single_file(

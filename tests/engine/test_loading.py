@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -176,3 +177,38 @@ def test_another_config_for_the_loaded_checkpoint_loads_it_again(tiny_model_dir,
     engine.single_file_config = "sd15-b"
     engine.load_model(str(checkpoint), "fp32", "fp32")
     assert configs == ["sd15-a", "sd15-b"]
+
+
+def _unet_only_index(folder):
+    index = json.loads((folder / "model_index.json").read_text())
+    index.pop("unet")
+    index.update(_class_name="FluxPipeline", transformer=["diffusers", "FluxTransformer2DModel"])
+    (folder / "model_index.json").write_text(json.dumps(index))
+
+
+def _cut_in_half(file):
+    file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda folder: shutil.rmtree(folder / "vae"), "no vae folder .*Copy the whole model folder again"),
+        (lambda folder: _cut_in_half(folder / "unet" / "diffusion_pytorch_model.safetensors"),
+         "damaged or cut short"),
+        (lambda folder: (folder / "model_index.json").write_text("{not json"), "model_index.json is damaged"),
+        (_unet_only_index, "FluxPipeline model, which Latent Studio cannot run"),
+    ],
+    ids=["a part missing", "truncated weights", "damaged index", "unsupported architecture"],
+)
+def test_a_damaged_or_foreign_model_folder_says_what_is_wrong_and_the_loaded_model_stays(
+    tiny_model_dir, tmp_path, damage, message
+):
+    engine = Engine(device="cpu")
+    engine.load_model(str(tiny_model_dir))
+    folder = tmp_path / "copy"
+    shutil.copytree(tiny_model_dir, folder)
+    damage(folder)
+    with pytest.raises(EngineError, match=message):
+        engine.load_model(str(folder))
+    assert engine.load_model(str(tiny_model_dir)).source == str(tiny_model_dir)  # the earlier one still loads
