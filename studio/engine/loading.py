@@ -186,13 +186,15 @@ def _load_folder(path: Path, dtype: torch.dtype) -> DiffusionPipeline:
     index_file = path / "model_index.json"
     if not index_file.is_file():
         raise EngineError(f"{path} is not a diffusers model folder: it has no model_index.json.")
-    _check_folder_parts(path, index_file)
+    index = _checked_folder_index(path, index_file)
     _check_no_pickled_only_weights(path)
     try:
         return AutoPipelineForText2Image.from_pretrained(
-            path, dtype=dtype, local_files_only=True, use_safetensors=True, **_no_safety_checker(index_file)
+            path, dtype=dtype, local_files_only=True, use_safetensors=True, **_no_safety_checker(index)
         )
     except (OSError, ValueError, RuntimeError) as error:
+        # diffusers wraps every unreadable weights file (safetensors' own error included) in an
+        # OSError with only this wording to tell it apart.
         if "Unable to load weights" not in str(error):
             raise
         raise EngineError(
@@ -201,9 +203,10 @@ def _load_folder(path: Path, dtype: torch.dtype) -> DiffusionPipeline:
         ) from error
 
 
-def _check_folder_parts(path: Path, index_file: Path) -> None:
-    """What diffusers would say cryptically (or not at all), said in words: an index that is not
-    JSON, a pipeline without a UNet (the engine denoises with one), a part the index lists missing."""
+def _checked_folder_index(path: Path, index_file: Path) -> dict[str, Any]:
+    """The folder's model_index.json, read once. What diffusers would say cryptically (or not at
+    all), said in words: an index that is not JSON, a pipeline without a UNet (the engine denoises
+    with one), a part the index lists missing."""
     try:
         index = json.loads(index_file.read_text())
     except (OSError, ValueError) as error:
@@ -224,6 +227,7 @@ def _check_folder_parts(path: Path, index_file: Path) -> None:
             f"{path} lacks part of the model: no {', '.join(missing)} folder (model_index.json lists it). "
             "Copy the whole model folder again."
         )
+    return index
 
 
 def _load_single_file(
@@ -305,9 +309,8 @@ def _check_no_pickled_only_weights(path: Path) -> None:
             )
 
 
-def _no_safety_checker(index_file: Path) -> dict[str, Any]:
+def _no_safety_checker(index: dict[str, Any]) -> dict[str, Any]:
     # A local painting tool: no NSFW filter (like the popular web UIs); skip loading its weights.
-    index = json.loads(index_file.read_text())
     return {"safety_checker": None, "requires_safety_checker": False} if "safety_checker" in index else {}
 
 

@@ -179,7 +179,7 @@ def test_another_config_for_the_loaded_checkpoint_loads_it_again(tiny_model_dir,
     assert configs == ["sd15-a", "sd15-b"]
 
 
-def _unet_only_index(folder):
+def _index_without_a_unet(folder):
     index = json.loads((folder / "model_index.json").read_text())
     index.pop("unet")
     index.update(_class_name="FluxPipeline", transformer=["diffusers", "FluxTransformer2DModel"])
@@ -197,7 +197,7 @@ def _cut_in_half(file):
         (lambda folder: _cut_in_half(folder / "unet" / "diffusion_pytorch_model.safetensors"),
          "damaged or cut short"),
         (lambda folder: (folder / "model_index.json").write_text("{not json"), "model_index.json is damaged"),
-        (_unet_only_index, "FluxPipeline model, which Latent Studio cannot run"),
+        (_index_without_a_unet, "FluxPipeline model, which Latent Studio cannot run"),
     ],
     ids=["a part missing", "truncated weights", "damaged index", "unsupported architecture"],
 )
