@@ -198,8 +198,8 @@ def _load_folder(path: Path, dtype: torch.dtype) -> DiffusionPipeline:
         if "Unable to load weights" not in str(error):
             raise
         raise EngineError(
-            f"A weights file in {path} is damaged or cut short ({first_line(error)}). Copy the model "
-            "folder again from where it came from."
+            f"A weights file in {path} is damaged or cut short ({first_line(error).rstrip('.')}). "
+            "Copy the model folder again from where it came from."
         ) from error
 
 
